@@ -1,0 +1,85 @@
+package message
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors, matched with errors.Is.
+var (
+	// ErrSendAfterClose: Send or Broadcast was called after Close.
+	ErrSendAfterClose = errors.New("socketipc: send after close")
+	// ErrNoServer: a client's Send found no live connection to a server.
+	ErrNoServer = errors.New("socketipc: not connected to a server")
+	// ErrBadClient: a server's Send named a client id that is not connected.
+	ErrBadClient = errors.New("socketipc: no connected client with that id")
+	// ErrQueueFull: the connection's send queue has no room for the frame.
+	ErrQueueFull = errors.New("socketipc: send queue full")
+	// ErrFrameTooLarge: an incoming frame is longer than the maximum frame size.
+	ErrFrameTooLarge = errors.New("socketipc: frame too large")
+	// ErrConnectionClosed: the connection ended before the frame could be queued.
+	ErrConnectionClosed = errors.New("socketipc: connection closed")
+)
+
+// SendError is every failed Send or Broadcast: what was not sent, to whom,
+// and why (Err, which errors.Is and errors.As see through).
+type SendError struct {
+	Topic    string
+	Message  any
+	ClientID string   // the addressee of a server's Send; empty otherwise
+	Missed   []string // for Broadcast: the client ids that did not get the message
+	Err      error
+}
+
+func (e *SendError) Error() string {
+	switch {
+	case e.ClientID != "":
+		return fmt.Sprintf("socketipc: send %q to client %s: %v", e.Topic, e.ClientID, e.Err)
+	case len(e.Missed) > 0:
+		return fmt.Sprintf("socketipc: broadcast %q missed %d client(s): %v", e.Topic, len(e.Missed), e.Err)
+	default:
+		return fmt.Sprintf("socketipc: send %q: %v", e.Topic, e.Err)
+	}
+}
+
+func (e *SendError) Unwrap() error { return e.Err }
+
+// EncodeError says a message could not be encoded. A failed send wraps it in
+// a *SendError, as the Node package's EncodeError is a kind of SendError.
+type EncodeError struct {
+	Topic   string
+	Message any
+	Err     error
+}
+
+func (e *EncodeError) Error() string {
+	return fmt.Sprintf("socketipc: encode %q: %v", e.Topic, e.Err)
+}
+
+func (e *EncodeError) Unwrap() error { return e.Err }
+
+// DecodeError says an incoming frame, or its payload, could not be decoded.
+// Raw holds the frame's bytes (for a frame over the size limit, only its first
+// bytes: see MaxRawInError); ClientID is the sender's id on a server.
+type DecodeError struct {
+	Raw      []byte
+	ClientID string
+	Err      error
+}
+
+// MaxRawInError bounds how many bytes of an oversized frame a DecodeError keeps.
+const MaxRawInError = 1024
+
+func (e *DecodeError) Error() string {
+	raw := e.Raw
+	suffix := ""
+	if len(raw) > 64 {
+		raw, suffix = raw[:64], "..."
+	}
+	if e.ClientID != "" {
+		return fmt.Sprintf("socketipc: decode frame %q%s from client %s: %v", raw, suffix, e.ClientID, e.Err)
+	}
+	return fmt.Sprintf("socketipc: decode frame %q%s: %v", raw, suffix, e.Err)
+}
+
+func (e *DecodeError) Unwrap() error { return e.Err }
