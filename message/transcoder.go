@@ -34,9 +34,9 @@ type jsonTranscoder struct{}
 
 // Errors about an incoming frame's shape, wrapped in a *DecodeError.
 var (
-	ErrNotJSON    = errors.New("frame is not valid JSON")
-	ErrNotObject  = errors.New("frame is not a JSON object")
-	ErrNoTopic    = errors.New("frame has no string topic")
+	ErrNotJSON   = errors.New("frame is not valid JSON")
+	ErrNotObject = errors.New("frame is not a JSON object")
+	ErrNoTopic   = errors.New("frame has no string topic")
 )
 
 func (jsonTranscoder) AppendEnvelope(dst []byte, topic string, msg any) ([]byte, error) {
