@@ -1,0 +1,404 @@
+// Package conn runs one socket connection for a server or a client.
+//
+// A Conn owns two goroutines. The reader cuts the stream into frames, splits
+// each frame's envelope and hands the frames of one read to the event loop
+// as a single batch; it stops reading while too much of its input is still
+// waiting on the loop, so a slow listener bounds memory instead of growing
+// it. The writer drains a bounded send queue, writing everything queued in
+// one call. Close flushes the queue, half-closes and waits (within the flush
+// timeout) for the peer to end its side; Abort drops everything at once.
+package conn
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/socketipc/socketipc/internal/loop"
+	"github.com/socketipc/socketipc/message"
+)
+
+// Defaults for Config's zero fields.
+const (
+	DefaultMaxQueueBytes = 64 << 20
+	DefaultFlushTimeout  = 5 * time.Second
+	DefaultReadAhead     = 1 << 20
+)
+
+// maxSpareBuffer bounds the send buffer kept for reuse after a write, so a
+// burst does not pin its peak memory for the life of the connection.
+const maxSpareBuffer = 1 << 20
+
+// Config is what a connection needs from its owner. The hooks named On*
+// run on the loop, in order with the owner's other events.
+type Config struct {
+	ClientID      string // the server's id for this client; empty on a client
+	Transcoder    message.Transcoder
+	Framing       message.Framing
+	MaxFrameSize  int
+	MaxQueueBytes int
+	ReadAhead     int // bytes read but not yet delivered before the reader pauses
+	FlushTimeout  time.Duration
+	Loop          *loop.Loop
+
+	OnMessages func(c *Conn, msgs []Msg) // a batch of frames, in arrival order
+	OnError    func(c *Conn, err error)  // a read or write failure, or a frame over the limit
+	OnDrain    func(c *Conn)             // the queue emptied after refusing a frame
+	OnClose    func(c *Conn)             // the connection has ended, goroutines gone
+	// Ended runs on the connection's own goroutine as it ends, before
+	// OnClose is posted, so the owner can stop addressing it at once.
+	Ended func(c *Conn)
+	// Exited is the last thing the connection's goroutines do.
+	Exited func()
+}
+
+// Conn is one live connection. Its exported methods are safe for concurrent use.
+type Conn struct {
+	cfg     Config
+	nc      *net.UnixConn
+	cred    PeerCred
+	credErr error
+
+	mu        sync.Mutex
+	queue     []byte // frames waiting for the writer
+	spare     []byte
+	queued    int // bytes in queue plus bytes being written
+	closing   bool
+	aborted   bool
+	wantDrain bool
+	unsent    int // bytes dropped by an abort or a flush timeout
+	wake      chan struct{}
+
+	inflight    atomic.Int64 // bytes handed to the loop, not yet delivered
+	space       chan struct{}
+	readerDone  chan struct{}
+	stop        chan struct{} // closed by Abort
+	closingCh   chan struct{} // closed when a graceful close starts
+	closingOnce sync.Once
+	stopOnce    sync.Once
+	closeFD     sync.Once
+	errOnce     sync.Once
+	done        chan struct{}
+	topics      topicCache
+}
+
+// New prepares a connection over nc; Run starts it. In between, the owner
+// can inspect it (PeerCred) and announce it before any message arrives.
+func New(nc *net.UnixConn, cfg Config) *Conn {
+	if cfg.Transcoder == nil {
+		cfg.Transcoder = message.JSON
+	}
+	if cfg.MaxFrameSize <= 0 {
+		cfg.MaxFrameSize = message.DefaultMaxFrameSize
+	}
+	if cfg.MaxQueueBytes <= 0 {
+		cfg.MaxQueueBytes = DefaultMaxQueueBytes
+	}
+	if cfg.ReadAhead <= 0 {
+		cfg.ReadAhead = DefaultReadAhead
+	}
+	if cfg.FlushTimeout <= 0 {
+		cfg.FlushTimeout = DefaultFlushTimeout
+	}
+	c := &Conn{
+		cfg:        cfg,
+		nc:         nc,
+		wake:       make(chan struct{}, 1),
+		space:      make(chan struct{}, 1),
+		readerDone: make(chan struct{}),
+		stop:       make(chan struct{}),
+		closingCh:  make(chan struct{}),
+		done:       make(chan struct{}),
+	}
+	c.cred, c.credErr = peerCred(nc)
+	return c
+}
+
+// Run starts the reader and the writer.
+func (c *Conn) Run() {
+	go c.readLoop()
+	go c.writeLoop()
+}
+
+// ID is the server's id for this client; empty on a client's connection.
+func (c *Conn) ID() string { return c.cfg.ClientID }
+
+// PeerCred returns the credentials of the process at the other end, as the
+// kernel saw them when the connection was made (Linux SO_PEERCRED).
+func (c *Conn) PeerCred() (PeerCred, error) { return c.cred, c.credErr }
+
+// LocalAddr and RemoteAddr are the socket's addresses.
+func (c *Conn) LocalAddr() net.Addr  { return c.nc.LocalAddr() }
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+// Done is closed when the connection has ended and its goroutines are gone.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// QueuedBytes is how many bytes are queued or being written.
+func (c *Conn) QueuedBytes() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.queued
+}
+
+// UnsentBytes is how many queued bytes were dropped because the connection
+// was aborted or could not flush within the flush timeout.
+func (c *Conn) UnsentBytes() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.unsent
+}
+
+// Enqueue copies frame into the send queue. It fails with
+// message.ErrConnectionClosed once the connection is closing, and with
+// message.ErrQueueFull when the queue has no room (a frame larger than the
+// whole limit is still taken by an empty queue, so any frame can be sent).
+func (c *Conn) Enqueue(frame []byte) error {
+	c.mu.Lock()
+	if c.closing || c.aborted {
+		c.mu.Unlock()
+		return message.ErrConnectionClosed
+	}
+	if c.queued > 0 && c.queued+len(frame) > c.cfg.MaxQueueBytes {
+		c.wantDrain = true
+		c.mu.Unlock()
+		return message.ErrQueueFull
+	}
+	wasIdle := len(c.queue) == 0
+	c.queue = append(c.queue, frame...)
+	c.queued += len(frame)
+	c.mu.Unlock()
+	if wasIdle {
+		signal(c.wake)
+	}
+	return nil
+}
+
+// Close ends the connection gracefully: no more frames are taken, what is
+// queued is written, the write side is shut and the peer's end awaited. All
+// of it is bounded by the flush timeout, after which the connection is
+// dropped (UnsentBytes tells what was lost). Close does not wait; see Done.
+func (c *Conn) Close() {
+	c.mu.Lock()
+	if c.closing || c.aborted {
+		c.mu.Unlock()
+		return
+	}
+	c.closing = true
+	c.mu.Unlock()
+	c.closingOnce.Do(func() { close(c.closingCh) })
+	_ = c.nc.SetDeadline(time.Now().Add(c.cfg.FlushTimeout))
+	signal(c.wake)
+}
+
+// Abort drops the connection at once, queue and all.
+func (c *Conn) Abort() {
+	c.mu.Lock()
+	if !c.aborted {
+		c.aborted = true
+		c.unsent += c.queued
+		c.queue = nil
+	}
+	c.mu.Unlock()
+	c.stopOnce.Do(func() { close(c.stop) })
+	c.closeSocket()
+	signal(c.wake)
+}
+
+func (c *Conn) closeSocket() { c.closeFD.Do(func() { _ = c.nc.Close() }) }
+
+func (c *Conn) isClosing() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closing || c.aborted
+}
+
+// fail reports err once (not for failures caused by our own close) and aborts.
+func (c *Conn) fail(err error) {
+	if !c.isClosing() {
+		c.report(err)
+	}
+	c.Abort()
+}
+
+func (c *Conn) report(err error) {
+	c.errOnce.Do(func() {
+		if c.cfg.OnError != nil {
+			c.cfg.Loop.Post(func() { c.cfg.OnError(c, err) })
+		}
+	})
+}
+
+func (c *Conn) readLoop() {
+	defer close(c.readerDone)
+	fr := message.NewFrameReader(c.nc, c.cfg.Framing, c.cfg.MaxFrameSize)
+	for {
+		frames, err := fr.Next()
+		if len(frames) > 0 {
+			c.handOver(frames)
+		}
+		if err != nil {
+			c.readFailed(err)
+			return
+		}
+		for c.inflight.Load() > int64(c.cfg.ReadAhead) {
+			// While closing, the loop may be the one waiting for us (Close
+			// called from a listener): stop reading rather than wait for it.
+			select {
+			case <-c.space:
+			case <-c.stop:
+				return
+			case <-c.closingCh:
+				return
+			}
+		}
+	}
+}
+
+func (c *Conn) readFailed(err error) {
+	var de *message.DecodeError
+	switch {
+	case errors.Is(err, io.EOF):
+		// The peer ended its side: flush what we have for it and end ours.
+		c.Close()
+	case errors.As(err, &de):
+		de.ClientID = c.cfg.ClientID
+		c.report(de)
+		if errors.Is(err, message.ErrFrameTooLarge) {
+			c.Abort()
+		} else {
+			c.Close()
+		}
+	case c.isClosing() || errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrDeadlineExceeded):
+		c.Abort()
+	default:
+		c.fail(c.wrap("read", err))
+	}
+}
+
+func (c *Conn) wrap(op string, err error) error {
+	if c.cfg.ClientID != "" {
+		return fmt.Errorf("socketipc: %s client %s: %w", op, c.cfg.ClientID, err)
+	}
+	return fmt.Errorf("socketipc: %s: %w", op, err)
+}
+
+// handOver copies a read's frames into one buffer the loop can keep, splits
+// their envelopes here (off the loop) and posts them as one batch.
+func (c *Conn) handOver(frames [][]byte) {
+	total := 0
+	for _, f := range frames {
+		total += len(f)
+	}
+	arena := make([]byte, 0, total)
+	msgs := make([]Msg, len(frames))
+	for i, f := range frames {
+		start := len(arena)
+		arena = append(arena, f...)
+		m := &msgs[i]
+		m.conn = c
+		m.Frame = arena[start:len(arena):len(arena)]
+		topic, payload, err := c.cfg.Transcoder.SplitEnvelope(m.Frame)
+		if err != nil {
+			m.Err = &message.DecodeError{Raw: m.Frame, ClientID: c.cfg.ClientID, Err: err}
+			continue
+		}
+		m.Topic = c.topics.intern(topic)
+		m.Payload = payload
+	}
+	n := int64(total)
+	c.inflight.Add(n)
+	c.cfg.Loop.Post(func() {
+		c.cfg.OnMessages(c, msgs)
+		if c.inflight.Add(-n) <= int64(c.cfg.ReadAhead) {
+			signal(c.space)
+		}
+	})
+}
+
+func (c *Conn) writeLoop() {
+	defer c.finish()
+	for {
+		c.mu.Lock()
+		if c.aborted {
+			c.mu.Unlock()
+			return
+		}
+		if len(c.queue) == 0 {
+			closing := c.closing
+			c.mu.Unlock()
+			if closing {
+				break
+			}
+			select {
+			case <-c.wake:
+			case <-c.stop:
+			}
+			continue
+		}
+		buf := c.queue
+		c.queue, c.spare = c.spare, nil
+		c.mu.Unlock()
+
+		n, err := c.nc.Write(buf)
+
+		c.mu.Lock()
+		c.queued -= len(buf)
+		if err != nil {
+			c.unsent += len(buf) - n
+		}
+		if cap(buf) <= maxSpareBuffer {
+			c.spare = buf[:0]
+		}
+		drained := c.queued == 0 && c.wantDrain && !c.closing && !c.aborted
+		if drained {
+			c.wantDrain = false
+		}
+		c.mu.Unlock()
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				c.report(c.wrap("flush", fmt.Errorf("peer did not read within %v: %w", c.cfg.FlushTimeout, err)))
+			}
+			c.fail(c.wrap("write", err))
+			return
+		}
+		if drained && c.cfg.OnDrain != nil {
+			c.cfg.Loop.Post(func() { c.cfg.OnDrain(c) })
+		}
+	}
+	// Flushed: end our side and give the peer until the deadline to end theirs.
+	_ = c.nc.CloseWrite()
+	select {
+	case <-c.readerDone:
+	case <-c.stop:
+	}
+}
+
+// finish runs once both directions are over.
+func (c *Conn) finish() {
+	c.closeSocket()
+	c.stopOnce.Do(func() { close(c.stop) })
+	<-c.readerDone
+	if c.cfg.Ended != nil {
+		c.cfg.Ended(c)
+	}
+	if c.cfg.OnClose != nil {
+		c.cfg.Loop.Post(func() { c.cfg.OnClose(c) })
+	}
+	close(c.done)
+	if c.cfg.Exited != nil {
+		c.cfg.Exited()
+	}
+}
+
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}

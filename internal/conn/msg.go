@@ -1,0 +1,80 @@
+package conn
+
+import "github.com/socketipc/socketipc/message"
+
+// Msg is one incoming frame. A server or client passes *Msg to listeners as
+// the message argument: it implements emitter.Payload, so each listener's
+// parameter type decides how (and whether) the payload is decoded.
+type Msg struct {
+	Topic   *Topic // nil when Err is set
+	Payload []byte // the encoded payload; nil when the frame had none
+	Frame   []byte // the whole frame, delimiter removed
+	Err     error  // a *message.DecodeError when the frame is malformed
+
+	conn     *Conn
+	value    any
+	valueErr error
+	decoded  bool
+}
+
+var nullJSON = []byte("null")
+
+// PayloadBytes returns the encoded payload ("null" when the frame had none).
+func (m *Msg) PayloadBytes() []byte {
+	if m.Payload == nil {
+		return nullJSON
+	}
+	return m.Payload
+}
+
+// PayloadValue decodes the payload into a plain value once, and returns that
+// same value to every listener that asks.
+func (m *Msg) PayloadValue() (any, error) {
+	if !m.decoded {
+		m.decoded = true
+		if err := m.conn.cfg.Transcoder.Unmarshal(m.Payload, &m.value); err != nil {
+			m.valueErr = m.decodeError(err)
+		}
+	}
+	return m.value, m.valueErr
+}
+
+// DecodePayload decodes the payload into ptr.
+func (m *Msg) DecodePayload(ptr any) error {
+	if err := m.conn.cfg.Transcoder.Unmarshal(m.Payload, ptr); err != nil {
+		return m.decodeError(err)
+	}
+	return nil
+}
+
+func (m *Msg) decodeError(err error) error {
+	return &message.DecodeError{Raw: m.Frame, ClientID: m.conn.cfg.ClientID, Err: err}
+}
+
+// Topic is an interned topic with what its events need, made once per topic
+// per connection so delivering a message allocates nothing for it.
+type Topic struct {
+	Name  string
+	Boxed any    // Name as an interface value, ready to pass as an argument
+	Event string // "message." + Name
+}
+
+// maxInternedTopics bounds the cache; past it, topics are made per message.
+const maxInternedTopics = 1024
+
+type topicCache map[string]*Topic
+
+func (tc *topicCache) intern(b []byte) *Topic {
+	if t, ok := (*tc)[string(b)]; ok {
+		return t
+	}
+	name := string(b)
+	t := &Topic{Name: name, Boxed: name, Event: "message." + name}
+	if *tc == nil {
+		*tc = make(topicCache)
+	}
+	if len(*tc) < maxInternedTopics {
+		(*tc)[name] = t
+	}
+	return t
+}

@@ -1,0 +1,207 @@
+// Package socketfile binds a server's socket file safely: it validates the
+// path, reclaims a stale socket left by a crashed server (but never removes a
+// path that is not a socket, or a socket a live server answers on), creates
+// the file with the requested mode without a moment where it is more open,
+// and on close removes the file only if it is still the one it created.
+package socketfile
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// MaxPathLen is the longest socket path the kernel accepts (sun_path less its NUL).
+const MaxPathLen = 107
+
+// ErrInvalid is wrapped by every error about an unusable SocketFile option.
+var ErrInvalid = errors.New("socketipc: invalid SocketFile")
+
+var allDigits = regexp.MustCompile(`^\d+$`)
+
+// Validate rejects what the Node package rejects (empty, all digits, which
+// looks like a TCP port) and paths too long for a Unix socket.
+func Validate(path string) error {
+	switch {
+	case path == "":
+		return fmt.Errorf("%w: it is empty", ErrInvalid)
+	case allDigits.MatchString(path):
+		return fmt.Errorf("%w %q: it looks like a port; socketipc only uses Unix socket files", ErrInvalid, path)
+	case len(path) > MaxPathLen:
+		return fmt.Errorf("%w %q: %d bytes, over the %d-byte limit of a Unix socket path", ErrInvalid, path, len(path), MaxPathLen)
+	}
+	return nil
+}
+
+// probeTimeout bounds the test connection made to a socket file in use.
+const probeTimeout = time.Second
+
+// Listener is a bound socket file.
+type Listener struct {
+	*net.UnixListener
+	path string
+	info os.FileInfo // the socket file as created, to recognise it on close
+}
+
+// Listen binds path. mode 0 leaves the file's mode to the umask; otherwise
+// the file has exactly mode from the moment it appears at path.
+//
+// If path is in use: a path that is not a socket is never touched, and a
+// socket where a server answers is left alone (the error wraps
+// syscall.EADDRINUSE). A socket that refuses connections is stale: it is
+// removed and the bind tried once more.
+func Listen(path string, mode os.FileMode) (*Listener, error) {
+	l, err := bind(path, mode)
+	if err == nil || !errors.Is(err, syscall.EADDRINUSE) {
+		return l, err
+	}
+	if reclaimErr := reclaimStale(path); reclaimErr != nil {
+		return nil, reclaimErr
+	}
+	return bind(path, mode)
+}
+
+func reclaimStale(path string) error {
+	inUse := &net.OpError{Op: "listen", Net: "unix", Addr: &net.UnixAddr{Name: path, Net: "unix"}, Err: syscall.EADDRINUSE}
+	before, err := os.Lstat(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil // gone meanwhile: just bind again
+		}
+		return fmt.Errorf("%w (and it cannot be inspected: %v)", inUse, err)
+	}
+	if before.Mode().Type() != os.ModeSocket {
+		return fmt.Errorf("%w: %s is not a socket (%s); refusing to remove it", inUse, path, describe(before.Mode()))
+	}
+	probe, err := net.DialTimeout("unix", path, probeTimeout)
+	if err == nil {
+		probe.Close()
+		return fmt.Errorf("%w: a server is listening on %s", inUse, path)
+	}
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		return fmt.Errorf("%w: cannot tell whether %s is stale: %v", inUse, path, err)
+	}
+	// Stale. Remove it only if it is still the very file we probed.
+	now, err := os.Lstat(path)
+	if err != nil || !os.SameFile(before, now) {
+		return fmt.Errorf("%w: %s changed while it was checked", inUse, path)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%w: stale socket %s cannot be removed: %v", inUse, path, err)
+	}
+	return nil
+}
+
+func describe(m os.FileMode) string {
+	switch t := m.Type(); {
+	case t == 0:
+		return "a regular file"
+	case t&os.ModeDir != 0:
+		return "a directory"
+	case t&os.ModeSymlink != 0:
+		return "a symbolic link"
+	default:
+		return "mode " + m.String()
+	}
+}
+
+func bind(path string, mode os.FileMode) (*Listener, error) {
+	if mode == 0 {
+		return bindAt(path)
+	}
+	return bindWithMode(path, mode)
+}
+
+func bindAt(path string) (*Listener, error) {
+	ul, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return nil, err
+	}
+	ul.SetUnlinkOnClose(false)
+	info, err := os.Lstat(path)
+	if err != nil {
+		ul.Close()
+		return nil, err
+	}
+	return &Listener{UnixListener: ul, path: path, info: info}, nil
+}
+
+// bindWithMode binds inside a private (0700) folder next to path, sets the
+// mode there, and then hard-links the socket into place. link(2) never
+// replaces an existing file, so a live server's socket is as safe as with a
+// plain bind, and nobody can reach the socket before it has its mode.
+func bindWithMode(path string, mode os.FileMode) (*Listener, error) {
+	dir := filepath.Dir(path)
+	var suffix [4]byte
+	_, _ = rand.Read(suffix[:])
+	private := filepath.Join(dir, ".sipc"+hex.EncodeToString(suffix[:]))
+	tmp := filepath.Join(private, "s")
+	if len(tmp) > MaxPathLen {
+		return bindWithUmask(path, mode)
+	}
+	if err := os.Mkdir(private, 0o700); err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(private)
+	ul, err := net.ListenUnix("unix", &net.UnixAddr{Name: tmp, Net: "unix"})
+	if err != nil {
+		return nil, err
+	}
+	ul.SetUnlinkOnClose(false)
+	if err := os.Chmod(tmp, mode); err != nil {
+		ul.Close()
+		return nil, err
+	}
+	if err := os.Link(tmp, path); err != nil {
+		ul.Close()
+		if errors.Is(err, os.ErrExist) {
+			return nil, &net.OpError{Op: "listen", Net: "unix", Addr: &net.UnixAddr{Name: path, Net: "unix"}, Err: syscall.EADDRINUSE}
+		}
+		return nil, err
+	}
+	info, err := os.Lstat(path)
+	if err != nil {
+		ul.Close()
+		return nil, err
+	}
+	return &Listener{UnixListener: ul, path: path, info: info}, nil
+}
+
+// umaskMu serialises our own umask changes; the umask is process-wide.
+var umaskMu sync.Mutex
+
+// bindWithUmask is the fallback when the private folder's path would be too
+// long: the umask makes bind create the file with mode at once. Other
+// goroutines creating files in that instant get a stricter mode, never a
+// looser one.
+func bindWithUmask(path string, mode os.FileMode) (*Listener, error) {
+	umaskMu.Lock()
+	old := syscall.Umask(int(^mode & 0o777))
+	l, err := bindAt(path)
+	syscall.Umask(old)
+	umaskMu.Unlock()
+	return l, err
+}
+
+// Path is the socket file's path.
+func (l *Listener) Path() string { return l.path }
+
+// Close stops listening and removes the socket file if it is still the one
+// this listener created (another server may have taken the path since).
+func (l *Listener) Close() error {
+	err := l.UnixListener.Close()
+	if now, statErr := os.Lstat(l.path); statErr == nil && os.SameFile(l.info, now) {
+		if rmErr := os.Remove(l.path); rmErr != nil && err == nil && !errors.Is(rmErr, os.ErrNotExist) {
+			err = rmErr
+		}
+	}
+	return err
+}
