@@ -8,6 +8,7 @@
 package backoff
 
 import (
+	"math"
 	"math/rand/v2"
 	"time"
 
@@ -38,7 +39,12 @@ func (r *random) NextBackOff() time.Duration {
 	if r.max == r.min {
 		return r.min
 	}
-	return r.min + rand.N(r.max-r.min+1)
+	// The span in uint64, so that a range as wide as int64 can't overflow.
+	span := uint64(r.max - r.min)
+	if span == math.MaxUint64 {
+		return r.min + time.Duration(rand.Uint64())
+	}
+	return r.min + time.Duration(rand.N(span+1))
 }
 
 func (r *random) Reset() {}

@@ -13,8 +13,10 @@ const DefaultMaxFrameSize = 16 << 20
 // readChunk is how much FrameReader asks the socket for at a time.
 const readChunk = 64 << 10
 
-// FrameReader cuts a byte stream into frames. Its memory is bounded by the
-// maximum frame size plus one read.
+// FrameReader cuts a byte stream into frames. Its buffer never holds more
+// than maxFrame + len(delimiter) + one read (64 KiB): a frame that grows past
+// the limit is reported as soon as that is certain, without waiting for its
+// delimiter. A FrameReader is not safe for concurrent use.
 type FrameReader struct {
 	r        io.Reader
 	delim    []byte
@@ -22,8 +24,9 @@ type FrameReader struct {
 	buf      []byte // buf[start:end] holds bytes not yet returned
 	start    int
 	end      int
-	scanned  int // bytes after start already known to hold no delimiter
+	scanned  int // bytes after start already known to hold no delimiter start
 	frames   [][]byte
+	err      error // sticky: once set, every Next returns it
 }
 
 // NewFrameReader reads frames ended by f's delimiter from r. maxFrame <= 0
@@ -35,46 +38,78 @@ func NewFrameReader(r io.Reader, f Framing, maxFrame int) *FrameReader {
 	return &FrameReader{r: r, delim: []byte(f.Delimiter()), maxFrame: maxFrame}
 }
 
+// maxEmptyReads is how many reads in a row may return no bytes and no
+// error before Next gives up with io.ErrNoProgress.
+const maxEmptyReads = 100
+
+// keepBuffer: between frames, a buffer larger than this is released, so that
+// one big frame does not pin its memory for the life of the connection.
+const keepBuffer = 1 << 20
+
 // Next reads until at least one frame is complete and returns every complete
-// frame then buffered, in order. The frames are valid until the next call.
+// frame then buffered, in order. The frames (and the slice holding them) are
+// valid until the next call.
 //
-// With frames it may also return an error, which ends the stream: io.EOF
-// when the stream ended between frames, a *DecodeError wrapping
-// io.ErrUnexpectedEOF when it ended inside a frame, or one wrapping
-// ErrFrameTooLarge when a frame grows past the limit; any read error as is.
+// With frames it may also return an error, which ends the stream (every
+// later call returns it again): io.EOF when the stream ended between frames,
+// a *DecodeError wrapping io.ErrUnexpectedEOF when it ended inside a frame,
+// or one wrapping ErrFrameTooLarge when a frame grows past the limit; any
+// read error as is.
 func (fr *FrameReader) Next() ([][]byte, error) {
+	if fr.err != nil {
+		return nil, fr.err
+	}
+	empty := 0
 	for {
-		if frames := fr.cut(); len(frames) > 0 {
-			return frames, nil
-		}
-		if pending := fr.end - fr.start; pending > fr.maxFrame+len(fr.delim)-1 {
-			return nil, fr.tooLarge()
+		frames, err := fr.cut()
+		if err != nil || len(frames) > 0 {
+			fr.err = err
+			return frames, err
 		}
 		fr.makeRoom()
 		n, err := fr.r.Read(fr.buf[fr.end:])
+		if n < 0 || n > len(fr.buf)-fr.end {
+			fr.err = errors.New("message: FrameReader: invalid Read count")
+			return nil, fr.err
+		}
 		fr.end += n
 		if err != nil {
-			frames := fr.cut()
-			if pending := fr.end - fr.start; pending > fr.maxFrame+len(fr.delim)-1 {
-				return frames, fr.tooLarge()
+			frames, cerr := fr.cut()
+			switch {
+			case cerr != nil:
+				err = cerr
+			case fr.end-fr.start > fr.maxFrame && errors.Is(err, io.EOF):
+				err = fr.tooLarge(fr.end)
+			case fr.end > fr.start && errors.Is(err, io.EOF):
+				err = &DecodeError{Raw: fr.raw(fr.end), Err: fmt.Errorf("stream ended inside a frame: %w", io.ErrUnexpectedEOF)}
 			}
-			if errors.Is(err, io.EOF) && fr.end > fr.start {
-				raw := bytes.Clone(fr.buf[fr.start:min(fr.end, fr.start+MaxRawInError)])
-				fr.start = fr.end
-				return frames, &DecodeError{Raw: raw, Err: fmt.Errorf("stream ended inside a frame: %w", io.ErrUnexpectedEOF)}
-			}
+			fr.err = err
 			return frames, err
+		}
+		if n == 0 {
+			if empty++; empty >= maxEmptyReads {
+				fr.err = io.ErrNoProgress
+				return nil, fr.err
+			}
+		} else {
+			empty = 0
 		}
 	}
 }
 
-func (fr *FrameReader) tooLarge() error {
-	raw := bytes.Clone(fr.buf[fr.start:min(fr.end, fr.start+MaxRawInError)])
-	return &DecodeError{Raw: raw, Err: fmt.Errorf("%w: more than %d bytes without a delimiter", ErrFrameTooLarge, fr.maxFrame)}
+// raw returns a copy of the first bytes of the pending frame (which ends
+// before buf[end]), for an error.
+func (fr *FrameReader) raw(end int) []byte {
+	return bytes.Clone(fr.buf[fr.start:min(end, fr.start+MaxRawInError)])
 }
 
-// cut returns the complete frames in buf[start:end] and advances start.
-func (fr *FrameReader) cut() [][]byte {
+func (fr *FrameReader) tooLarge(end int) error {
+	return &DecodeError{Raw: fr.raw(end), Err: fmt.Errorf("%w: more than %d bytes without a delimiter", ErrFrameTooLarge, fr.maxFrame)}
+}
+
+// cut returns the complete frames in buf[start:end] and advances start past
+// them. Its error says the pending frame is already longer than the limit.
+func (fr *FrameReader) cut() ([][]byte, error) {
 	fr.frames = fr.frames[:0]
 	for {
 		from := fr.start + fr.scanned
@@ -82,13 +117,15 @@ func (fr *FrameReader) cut() [][]byte {
 		if i < 0 {
 			// The last len(delim)-1 bytes may begin a delimiter.
 			fr.scanned = max(0, fr.end-fr.start-len(fr.delim)+1)
-			return fr.frames
+			if fr.scanned > fr.maxFrame {
+				// At least maxFrame+1 bytes hold no delimiter.
+				return fr.frames, fr.tooLarge(fr.end)
+			}
+			return fr.frames, nil
 		}
 		frameEnd := from + i
 		if frameEnd-fr.start > fr.maxFrame {
-			// Let Next report it: leave start where it is and the rest unscanned.
-			fr.scanned = fr.end - fr.start
-			return fr.frames
+			return fr.frames, fr.tooLarge(frameEnd)
 		}
 		fr.frames = append(fr.frames, fr.buf[fr.start:frameEnd:frameEnd])
 		fr.start = frameEnd + len(fr.delim)
@@ -101,6 +138,9 @@ func (fr *FrameReader) cut() [][]byte {
 func (fr *FrameReader) makeRoom() {
 	if fr.start == fr.end {
 		fr.start, fr.end = 0, 0
+		if len(fr.buf) > keepBuffer {
+			fr.buf = nil
+		}
 	}
 	if len(fr.buf)-fr.end >= readChunk/2 {
 		return
@@ -110,9 +150,14 @@ func (fr *FrameReader) makeRoom() {
 	if need <= len(fr.buf) {
 		copy(fr.buf, fr.buf[fr.start:fr.end])
 	} else {
+		// pending <= maxFrame+len(delim)-1 here (cut checked it), so the
+		// buffer never exceeds maxFrame + len(delim) + readChunk.
 		nb := make([]byte, min(max(need, 2*len(fr.buf)), fr.maxFrame+len(fr.delim)+readChunk))
 		copy(nb, fr.buf[fr.start:fr.end])
 		fr.buf = nb
 	}
 	fr.start, fr.end = 0, pending
 }
+
+// Buffered reports how many bytes of an incomplete frame are held.
+func (fr *FrameReader) Buffered() int { return fr.end - fr.start }

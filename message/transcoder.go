@@ -1,10 +1,11 @@
 package message
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"unicode/utf8"
 )
 
 // NoneTopic is sent in place of an empty topic, as the Node package documents.
@@ -39,54 +40,187 @@ var (
 	ErrNoTopic   = errors.New("frame has no string topic")
 )
 
+// AppendEnvelope writes {"topic":...,"message":...} with no spaces, msg
+// encoded byte for byte as a json.Encoder with SetEscapeHTML(false) would
+// (so <, > and & are written as is, as Node writes them; U+2028, U+2029 are
+// escaped and invalid UTF-8 becomes \ufffd). Strings, bools, numbers, nil,
+// json.RawMessage, map[string]any and []any are encoded without reflection
+// (and without allocating, beyond growing dst, for maps of up to 16 keys);
+// other values go through a pooled json.Encoder. A value encoding/json can't encode gives its error and dst
+// unchanged.
 func (jsonTranscoder) AppendEnvelope(dst []byte, topic string, msg any) ([]byte, error) {
+	start := len(dst)
 	dst = append(dst, `{"topic":`...)
-	var err error
-	if dst, err = appendJSON(dst, topic); err != nil {
-		return dst, err
-	}
+	dst = appendString(dst, topic)
 	dst = append(dst, `,"message":`...)
-	if dst, err = appendJSON(dst, msg); err != nil {
-		return dst, err
+	dst, err := appendJSON(dst, msg)
+	if err != nil {
+		return dst[:start], err
 	}
 	return append(dst, '}'), nil
 }
 
-func appendJSON(dst []byte, v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return dst, err
-	}
-	return append(dst, bytes.TrimSuffix(buf.Bytes(), []byte{'\n'})...), nil
-}
-
-type wireEnvelope struct {
-	Topic   *string         `json:"topic"`
-	Message json.RawMessage `json:"message"`
-}
-
+// SplitEnvelope checks that frame is JSON text (as json.Valid does) of an
+// object with a string member "topic", in one pass. Member names match
+// exactly, as in JavaScript's JSON.parse (not case-insensitively, as
+// encoding/json matches struct fields); a repeated member counts the last
+// time, as in both. The topic aliases frame unless it has escapes or invalid
+// UTF-8 (which is decoded as encoding/json does); the payload, the text of
+// the "message" member, always aliases frame, and is nil when it is missing.
 func (jsonTranscoder) SplitEnvelope(frame []byte) ([]byte, []byte, error) {
-	if !json.Valid(frame) {
+	i := skipSpace(frame, 0)
+	if i >= len(frame) {
 		return nil, nil, ErrNotJSON
 	}
-	trimmed := bytes.TrimLeft(frame, " \t\r\n")
-	if len(trimmed) == 0 || trimmed[0] != '{' {
+	if frame[i] != '{' {
+		if !validJSON(frame) {
+			return nil, nil, ErrNotJSON
+		}
 		return nil, nil, ErrNotObject
 	}
-	var env wireEnvelope
-	if err := json.Unmarshal(frame, &env); err != nil || env.Topic == nil {
+	var (
+		topicStart, topicEnd = -1, -1 // the last "topic" member, when a string
+		topicFlags           uint8
+		payload              []byte
+	)
+	i = skipSpace(frame, i+1)
+	if i < len(frame) && frame[i] == '}' {
+		i++
+	} else {
+		for {
+			// A member: name, colon, value.
+			if i >= len(frame) || frame[i] != '"' {
+				return nil, nil, ErrNotJSON
+			}
+			nameEnd, nameFlags := scanString(frame, i)
+			if nameEnd < 0 {
+				return nil, nil, ErrNotJSON
+			}
+			name := frame[i+1 : nameEnd-1]
+			if nameFlags&strEscape != 0 {
+				name = unquote(frame[i:nameEnd])
+			}
+			i = skipSpace(frame, nameEnd)
+			if i >= len(frame) || frame[i] != ':' {
+				return nil, nil, ErrNotJSON
+			}
+			i = skipSpace(frame, i+1)
+			if i >= len(frame) {
+				return nil, nil, ErrNotJSON
+			}
+			valStart := i
+			var valFlags uint8
+			if frame[i] == '"' {
+				i, valFlags = scanString(frame, i)
+			} else {
+				i = scanValue(frame, i, 1)
+			}
+			if i < 0 {
+				return nil, nil, ErrNotJSON
+			}
+			switch string(name) {
+			case "topic":
+				if frame[valStart] == '"' {
+					topicStart, topicEnd, topicFlags = valStart, i, valFlags
+				} else {
+					topicStart, topicEnd = -1, -1
+				}
+			case "message":
+				payload = frame[valStart:i:i]
+			}
+			i = skipSpace(frame, i)
+			if i >= len(frame) {
+				return nil, nil, ErrNotJSON
+			}
+			if frame[i] == '}' {
+				i++
+				break
+			}
+			if frame[i] != ',' {
+				return nil, nil, ErrNotJSON
+			}
+			i = skipSpace(frame, i+1)
+		}
+	}
+	if skipSpace(frame, i) != len(frame) {
+		return nil, nil, ErrNotJSON
+	}
+	if topicStart < 0 {
 		return nil, nil, ErrNoTopic
 	}
-	return []byte(*env.Topic), env.Message, nil
+	topic := frame[topicStart+1 : topicEnd-1 : topicEnd-1]
+	if topicFlags&strEscape != 0 || topicFlags&strHigh != 0 && !utf8.Valid(topic) {
+		topic = unquote(frame[topicStart:topicEnd])
+	}
+	return topic, payload, nil
 }
 
+// Unmarshal decodes payload into v with encoding/json's semantics. An empty
+// or nil payload (a frame without "message") reads as null.
 func (jsonTranscoder) Unmarshal(payload []byte, v any) error {
 	if len(payload) == 0 {
-		payload = []byte("null")
+		payload = nullJSON
+	}
+	switch p := v.(type) {
+	case *json.RawMessage:
+		if p != nil && validJSON(payload) {
+			*p = append((*p)[:0], payload...)
+			return nil
+		}
+	case *string:
+		if s, ok := plainString(payload); p != nil && ok {
+			*p = s
+			return nil
+		}
+	case *any:
+		if p != nil && *p == nil {
+			if x, ok := plainScalar(payload); ok {
+				*p = x
+				return nil
+			}
+		}
 	}
 	return json.Unmarshal(payload, v)
+}
+
+var nullJSON = []byte("null")
+
+// plainString decodes payload when it is exactly a JSON string without
+// escapes, in valid UTF-8.
+func plainString(payload []byte) (string, bool) {
+	if len(payload) < 2 || payload[0] != '"' {
+		return "", false
+	}
+	end, flags := scanString(payload, 0)
+	if end != len(payload) || flags&strEscape != 0 || flags&strHigh != 0 && !utf8.Valid(payload) {
+		return "", false
+	}
+	return string(payload[1 : end-1]), true
+}
+
+// plainScalar decodes payload into the value encoding/json would store in
+// an empty interface, when it is exactly a plain string, number, bool or null.
+func plainScalar(payload []byte) (any, bool) {
+	switch c := payload[0]; {
+	case c == '"':
+		if s, ok := plainString(payload); ok {
+			return s, true
+		}
+	case c == 't' && string(payload) == "true":
+		return true, true
+	case c == 'f' && string(payload) == "false":
+		return false, true
+	case c == 'n' && string(payload) == "null":
+		return nil, true
+	case c == '-' || isDigit(c):
+		if scanNumber(payload, 0) != len(payload) {
+			return nil, false
+		}
+		if f, err := strconv.ParseFloat(string(payload), 64); err == nil {
+			return f, true
+		}
+	}
+	return nil, false
 }
 
 // AppendFrame appends one complete frame (envelope and delimiter) to dst.
