@@ -91,7 +91,6 @@ type Client struct {
 
 	mu            sync.Mutex
 	current       *conn.Conn // the connection Send uses, nil while not connected
-	latest        *conn.Conn // the last connection made, for Close's report
 	connectCalled bool
 	closed        bool
 	closing       chan struct{}
@@ -244,7 +243,7 @@ func (c *Client) start(nc *net.UnixConn) *conn.Conn {
 		nc.Close()
 		return nil
 	}
-	c.current, c.latest = cur, cur
+	c.current = cur
 	return cur
 }
 
@@ -258,8 +257,12 @@ func (c *Client) wait(policy backoff.BackOff, lastErr error) bool {
 			err = fmt.Errorf("%w: %w", ErrGaveUp, lastErr)
 		}
 		c.mu.Lock()
+		closedByUser := c.closed
 		c.closed = true
 		c.mu.Unlock()
+		if closedByUser {
+			return false // Close got there first and does the shutdown
+		}
 		c.emit("error", err)
 		c.shutdown()
 		return false
@@ -346,6 +349,9 @@ func (c *Client) Close() error {
 	}
 	c.closed = true
 	started := c.connectCalled
+	// Only the connection live now is Close's to flush: what a connection
+	// that already dropped lost is not a flush failure of this Close.
+	active := c.current
 	c.mu.Unlock()
 	close(c.closing)
 	c.cancelDial()
@@ -355,11 +361,10 @@ func (c *Client) Close() error {
 		<-c.runDone
 	}
 	c.mu.Lock()
-	last := c.latest
 	c.current = nil
 	c.mu.Unlock()
-	if last != nil {
-		if n := last.UnsentBytes(); n > 0 {
+	if active != nil {
+		if n := active.UnsentBytes(); n > 0 {
 			err = fmt.Errorf("socketipc: close: %d queued bytes were not written within the flush timeout (%v)", n, c.opts.FlushTimeout)
 			c.emit("error", err)
 		}
