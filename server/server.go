@@ -420,7 +420,9 @@ func (s *Server) awaitLoop() {
 }
 
 func (s *Server) awaitClose() {
-	if !s.loop.OnLoop() {
-		<-s.closeDone
+	if s.loop.OnLoop() {
+		return
 	}
+	<-s.closeDone
+	<-s.loop.Done()
 }

@@ -89,21 +89,24 @@ func (l *Loop) run() {
 	for {
 		l.mu.Lock()
 		batch := l.queue
-		l.queue = l.spare[:0]
-		if len(batch) == 0 && l.stopping {
-			// Mark done while holding mu so Post cannot queue work that
-			// nobody would run.
-			l.spare = nil
-			l.ended = true
-			l.goid.Store(0)
-			l.mu.Unlock()
-			return
-		}
-		l.mu.Unlock()
 		if len(batch) == 0 {
+			if l.stopping {
+				// Mark done while holding mu so Post cannot queue work that
+				// nobody would run.
+				l.spare = nil
+				l.ended = true
+				l.goid.Store(0)
+				l.mu.Unlock()
+				return
+			}
+			l.mu.Unlock()
 			<-l.wake
 			continue
 		}
+		// The spare becomes the queue; it must not stay the spare too, or
+		// the next swap would hand Post the array this batch is being run from.
+		l.queue, l.spare = l.spare[:0], nil
+		l.mu.Unlock()
 		for i, fn := range batch {
 			fn()
 			batch[i] = nil

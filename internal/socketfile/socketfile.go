@@ -107,7 +107,11 @@ func describe(m os.FileMode) string {
 	case t&os.ModeDir != 0:
 		return "a directory"
 	case t&os.ModeSymlink != 0:
-		return "a symbolic link"
+		return "a symbolic link, which is never followed"
+	case t&os.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case t&os.ModeDevice != 0:
+		return "a device file"
 	default:
 		return "mode " + m.String()
 	}
