@@ -1,6 +1,7 @@
 package message
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -234,7 +235,32 @@ func AppendFrame(dst []byte, t Transcoder, f Framing, topic string, msg any) ([]
 	if err != nil {
 		return dst[:start], &EncodeError{Topic: topic, Message: msg, Err: err}
 	}
+	if t == JSON && f.Delimiter() == LegacyFraming.delim {
+		out = escapeLegacyDelimiter(out, start)
+	}
 	return append(out, f.Delimiter()...), nil
+}
+
+// escapeLegacyDelimiter keeps "%EOM%" out of the JSON text out[start:]: in
+// JSON it can only be inside a string, where the '%' that begins it is
+// written as \u0025 instead, which every JSON reader decodes back to '%'.
+// (socket-ipc 0.2.0 writes it raw, and its frame is then cut in two by the
+// reader.) Text without "%EOM%" is left as it is, byte for byte.
+func escapeLegacyDelimiter(out []byte, start int) []byte {
+	delim := []byte(LegacyFraming.delim)
+	text := out[start:]
+	if !bytes.Contains(text, delim) {
+		return out
+	}
+	escaped := make([]byte, 0, len(text)+len(`\u0025`))
+	for i := 0; i < len(text); i++ {
+		if text[i] == '%' && bytes.HasPrefix(text[i:], delim) {
+			escaped = append(escaped, `\u0025`...)
+			continue
+		}
+		escaped = append(escaped, text[i])
+	}
+	return append(out[:start], escaped...)
 }
 
 // Framing is the delimiter that ends each frame. The zero value is the
