@@ -17,6 +17,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -28,6 +29,7 @@ import (
 	"time"
 
 	"github.com/socketipc/socketipc/client"
+	"github.com/socketipc/socketipc/message"
 	"github.com/socketipc/socketipc/server"
 )
 
@@ -146,7 +148,15 @@ func startServer(ctx context.Context, cfg config, p *printer) (*server.Server, e
 			srv.Send("helloagain", msg.Original, clientID)
 		}
 	})
-	srv.On("error", func(err error) { p.say("server error: %v", err) })
+	srv.On("error", func(err error) {
+		// A client may leave between its message and our answer (here: at
+		// shutdown). Send reports that with message.ErrBadClient.
+		if errors.Is(err, message.ErrBadClient) {
+			p.say("server: a client left before its answer was sent")
+			return
+		}
+		p.say("server error: %v", err)
+	})
 	srv.On("close", func() { p.say("server closed") })
 	srv.On("listening", func() {
 		p.say("server listening")
