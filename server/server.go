@@ -100,6 +100,7 @@ type Server struct {
 	closeDone    chan struct{}
 	acceptDone   chan struct{}
 	conns        sync.WaitGroup
+	broadcasts   conn.SharedFrames // each broadcast frame, stored once for every queue
 }
 
 // New checks the options and returns a Server that is not yet listening.
@@ -327,8 +328,9 @@ func (s *Server) Broadcast(topic string, msg any) error {
 	}
 	var missed []string
 	err := conn.EncodeFrame(s.opts.Transcoder, s.opts.Framing, topic, msg, func(frame []byte) error {
+		shared := s.broadcasts.Store(frame)
 		for _, c := range targets {
-			if err := c.Enqueue(frame); errors.Is(err, message.ErrQueueFull) {
+			if err := c.EnqueueShared(shared); errors.Is(err, message.ErrQueueFull) {
 				missed = append(missed, c.ID())
 				s.overflowed(c)
 			}

@@ -10,6 +10,7 @@
 package conn
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/socketipc/socketipc/internal/loop"
@@ -29,10 +31,6 @@ const (
 	DefaultFlushTimeout  = 5 * time.Second
 	DefaultReadAhead     = 1 << 20
 )
-
-// maxSpareBuffer bounds the send buffer kept for reuse after a write, so a
-// burst does not pin its peak memory for the life of the connection.
-const maxSpareBuffer = 1 << 20
 
 // Config is what a connection needs from its owner. The hooks named On*
 // run on the loop, in order with the owner's other events.
@@ -64,15 +62,19 @@ type Conn struct {
 	cred    PeerCred
 	credErr error
 
-	mu        sync.Mutex
-	queue     []byte // frames waiting for the writer
-	spare     []byte
-	queued    int // bytes in queue plus bytes being written
-	closing   bool
-	aborted   bool
-	wantDrain bool
-	unsent    int // bytes dropped by an abort or a flush timeout
-	wake      chan struct{}
+	raw syscall.RawConn
+
+	mu          sync.Mutex
+	queue       sendQueue
+	spareSegs   [][]byte
+	queued      int  // bytes in queue plus bytes being written
+	writing     bool // the writer, or a sender writing inline, owns the socket's write side
+	lastEnqueue time.Duration
+	closing     bool
+	aborted     bool
+	wantDrain   bool
+	unsent      int // bytes dropped by an abort or a flush timeout
+	wake        chan struct{}
 
 	inflight    atomic.Int64 // bytes handed to the loop, not yet delivered
 	space       chan struct{}
@@ -116,6 +118,7 @@ func New(nc *net.UnixConn, cfg Config) *Conn {
 		done:       make(chan struct{}),
 	}
 	c.cred, c.credErr = peerCred(nc)
+	c.raw, _ = nc.SyscallConn()
 	return c
 }
 
@@ -154,11 +157,28 @@ func (c *Conn) UnsentBytes() int {
 	return c.unsent
 }
 
-// Enqueue copies frame into the send queue. It fails with
-// message.ErrConnectionClosed once the connection is closing, and with
-// message.ErrQueueFull when the queue has no room (a frame larger than the
-// whole limit is still taken by an empty queue, so any frame can be sent).
-func (c *Conn) Enqueue(frame []byte) error {
+// Enqueue copies frame into the send queue (frame may be reused once it
+// returns). It fails with message.ErrConnectionClosed once the connection
+// is closing, and with message.ErrQueueFull when the queue has no room (a
+// frame larger than the whole limit is still taken by an empty queue, so
+// any frame can be sent).
+func (c *Conn) Enqueue(frame []byte) error { return c.enqueue(frame, false) }
+
+// EnqueueShared queues frame without copying it; frame must never change
+// (see SharedFrames). Errors as for Enqueue.
+func (c *Conn) EnqueueShared(frame []byte) error { return c.enqueue(frame, true) }
+
+// inlineGap: a send that comes at least this long after the previous one,
+// to an idle connection, is written at once by the sender (one attempt,
+// never blocking), saving the hand-off to the writer goroutine on a
+// request/response path. Senders that stream faster leave the writing to
+// the writer goroutine, which then writes many frames per system call.
+const inlineGap = 5 * time.Microsecond
+
+var clockBase = time.Now()
+
+func (c *Conn) enqueue(frame []byte, shared bool) error {
+	now := time.Since(clockBase)
 	c.mu.Lock()
 	if c.closing || c.aborted {
 		c.mu.Unlock()
@@ -169,14 +189,67 @@ func (c *Conn) Enqueue(frame []byte) error {
 		c.mu.Unlock()
 		return message.ErrQueueFull
 	}
-	wasIdle := len(c.queue) == 0
-	c.queue = append(c.queue, frame...)
 	c.queued += len(frame)
+	idle := !c.writing && c.queue.empty()
+	quiet := now-c.lastEnqueue >= inlineGap
+	c.lastEnqueue = now
+	if idle && quiet && c.raw != nil {
+		c.writing = true
+		c.mu.Unlock()
+		c.writeInline(frame, shared)
+		return nil
+	}
+	if shared {
+		c.queue.share(frame)
+	} else {
+		c.queue.copyIn(frame)
+	}
 	c.mu.Unlock()
-	if wasIdle {
+	if idle {
 		signal(c.wake)
 	}
 	return nil
+}
+
+// writeInline makes one non-blocking attempt to write frame; whatever is
+// left goes to the front of the queue for the writer.
+func (c *Conn) writeInline(frame []byte, shared bool) {
+	var n int
+	var werr error
+	err := c.raw.Write(func(fd uintptr) bool {
+		n, werr = syscall.Write(int(fd), frame)
+		return true // one attempt: never wait for the socket here
+	})
+	if err == nil && (werr == syscall.EAGAIN || werr == syscall.EINTR) {
+		werr = nil
+	}
+	if err == nil {
+		err = werr
+	}
+	n = max(n, 0)
+	c.mu.Lock()
+	c.writing = false
+	c.queued -= n
+	if err == nil && n < len(frame) {
+		rest := frame[n:]
+		if !shared {
+			rest = bytes.Clone(rest)
+		}
+		c.queue.pushFront(rest)
+	}
+	if err != nil {
+		c.unsent += len(frame) - n
+		c.queued -= len(frame) - n
+	}
+	wakeWriter := !c.queue.empty() || c.closing || c.aborted
+	c.mu.Unlock()
+	if err != nil {
+		c.fail(c.wrap("write", err))
+		return
+	}
+	if wakeWriter {
+		signal(c.wake)
+	}
 }
 
 // Close ends the connection gracefully: no more frames are taken, what is
@@ -202,7 +275,7 @@ func (c *Conn) Abort() {
 	if !c.aborted {
 		c.aborted = true
 		c.unsent += c.queued
-		c.queue = nil
+		c.queue.drop()
 	}
 	c.mu.Unlock()
 	c.stopOnce.Do(func() { close(c.stop) })
@@ -329,10 +402,11 @@ func (c *Conn) writeLoop() {
 			c.mu.Unlock()
 			return
 		}
-		if len(c.queue) == 0 {
-			closing := c.closing
+		if c.writing || c.queue.empty() {
+			// Idle, or a sender is writing inline and will wake us.
+			flushed := !c.writing && c.closing
 			c.mu.Unlock()
-			if closing {
+			if flushed {
 				break
 			}
 			select {
@@ -341,19 +415,21 @@ func (c *Conn) writeLoop() {
 			}
 			continue
 		}
-		buf := c.queue
-		c.queue, c.spare = c.spare, nil
+		segs, size := c.queue.take(c.spareSegs)
+		c.spareSegs = nil
+		c.writing = true
 		c.mu.Unlock()
 
-		n, err := c.nc.Write(buf)
+		bufs := net.Buffers(segs)
+		written, err := bufs.WriteTo(c.nc)
+		clear(segs)
 
 		c.mu.Lock()
-		c.queued -= len(buf)
+		c.writing = false
+		c.spareSegs = segs[:0]
+		c.queued -= size
 		if err != nil {
-			c.unsent += len(buf) - n
-		}
-		if cap(buf) <= maxSpareBuffer {
-			c.spare = buf[:0]
+			c.unsent += size - int(written)
 		}
 		drained := c.queued == 0 && c.wantDrain && !c.closing && !c.aborted
 		if drained {

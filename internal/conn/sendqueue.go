@@ -1,0 +1,111 @@
+package conn
+
+import (
+	"bytes"
+	"sync"
+)
+
+// chunkSize is the unit in which a queue copies small frames: consecutive
+// frames share a chunk, and so one segment of a writev.
+const chunkSize = 64 << 10
+
+// ownAllocation: frames at least this large are copied into their own
+// buffer rather than into a chunk.
+const ownAllocation = chunkSize / 4
+
+// sendQueue is a connection's frames waiting for the socket, as the
+// segments of one writev. Frames sent to one connection are copied into
+// chunks the queue owns; frames shared by several connections (a
+// broadcast, encoded once) are referenced, never copied per connection.
+// It is guarded by its Conn's mutex.
+type sendQueue struct {
+	segs      [][]byte
+	bytes     int
+	chunk     []byte // the chunk being filled; bytes past len are free
+	open      bool   // the last segment ends at len(chunk): a copy may extend it
+	openStart int    // where the last segment starts in chunk, when open
+}
+
+func (q *sendQueue) empty() bool { return len(q.segs) == 0 }
+
+// copyIn appends a copy of frame.
+func (q *sendQueue) copyIn(frame []byte) {
+	q.bytes += len(frame)
+	if len(frame) >= ownAllocation {
+		q.segs = append(q.segs, bytes.Clone(frame))
+		q.open = false
+		return
+	}
+	if cap(q.chunk)-len(q.chunk) < len(frame) {
+		q.chunk = make([]byte, 0, chunkSize)
+		q.open = false
+	}
+	start := len(q.chunk)
+	q.chunk = append(q.chunk, frame...)
+	if q.open {
+		q.segs[len(q.segs)-1] = q.chunk[q.openStart:len(q.chunk):len(q.chunk)]
+		return
+	}
+	q.segs = append(q.segs, q.chunk[start:len(q.chunk):len(q.chunk)])
+	q.open, q.openStart = true, start
+}
+
+// share appends seg without copying; seg must never change. A seg that
+// directly follows the last one in the same array extends it.
+func (q *sendQueue) share(seg []byte) {
+	q.bytes += len(seg)
+	if n := len(q.segs); n > 0 && !q.open && len(seg) > 0 {
+		last := q.segs[n-1]
+		if cap(last) > len(last) && &last[:len(last)+1][len(last)] == &seg[0] && cap(last)-len(last) >= len(seg) {
+			q.segs[n-1] = last[:len(last)+len(seg)]
+			return
+		}
+	}
+	q.segs = append(q.segs, seg)
+	q.open = false
+}
+
+// pushFront puts back the unwritten rest of a frame, ahead of the others.
+func (q *sendQueue) pushFront(seg []byte) {
+	q.bytes += len(seg)
+	q.segs = append(q.segs, nil)
+	copy(q.segs[1:], q.segs)
+	q.segs[0] = seg
+	if len(q.segs) == 1 {
+		q.open = false
+	}
+}
+
+// take hands every segment to the writer and starts afresh with spare.
+// The chunk stays: later copies fill its free part, which the writer's
+// segments never cover.
+func (q *sendQueue) take(spare [][]byte) (segs [][]byte, n int) {
+	segs, n = q.segs, q.bytes
+	q.segs, q.bytes, q.open = spare[:0], 0, false
+	return segs, n
+}
+
+// drop forgets everything queued.
+func (q *sendQueue) drop() { *q = sendQueue{} }
+
+// SharedFrames stores frames that several connections send, such as a
+// server's broadcasts, back to back in large arrays, so each connection's
+// queue references them (and consecutive ones as one segment) instead of
+// copying them.
+type SharedFrames struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+// Store copies frame into the shared arrays and returns the copy, which
+// must never be modified.
+func (s *SharedFrames) Store(frame []byte) []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cap(s.buf)-len(s.buf) < len(frame) {
+		s.buf = make([]byte, 0, max(chunkSize, len(frame)))
+	}
+	start := len(s.buf)
+	s.buf = append(s.buf, frame...)
+	return s.buf[start:len(s.buf)]
+}
