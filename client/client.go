@@ -52,6 +52,8 @@ var (
 	// ErrGaveUp: a delay policy returned backoff.Stop, so the client stopped
 	// trying; the error also wraps the last connection error, if any.
 	ErrGaveUp = errors.New("socketipc: client gave up connecting")
+	// ErrPeerRefused: Options.AllowPeer refused the server it reached.
+	ErrPeerRefused = errors.New("socketipc: server refused by AllowPeer")
 )
 
 // Options configure a Client. Only SocketFile is required; every zero field
@@ -79,6 +81,16 @@ type Options struct {
 	// FlushTimeout bounds how long Close waits for queued messages to be
 	// written and the server to end its side. Zero: 5 s.
 	FlushTimeout time.Duration
+	// AllowPeer, when set, is asked about each connection the client makes,
+	// with the credentials of the process that accepted it (the server), before
+	// "connect"; an error refuses that server: the connection is closed at
+	// once, the error (wrapped with ErrPeerRefused) is emitted as
+	// "connectError", and the client retries after RetryDelay as after any
+	// failed attempt. Use it to make sure a socket file in a shared folder is
+	// served by the expected user. It runs on the connecting goroutine, not
+	// with the events. Peer credentials exist on Linux only; elsewhere every
+	// server is refused.
+	AllowPeer func(cred PeerCred) error
 	// Logger receives error events that have no listener. Nil: slog.Default().
 	Logger *slog.Logger
 }
@@ -182,6 +194,17 @@ func (c *Client) run() {
 			}
 			continue
 		}
+		if err := c.allowPeer(nc.(*net.UnixConn)); err != nil {
+			nc.Close()
+			if c.isClosing() {
+				return
+			}
+			c.emit("connectError", err)
+			if !c.wait(c.opts.RetryDelay, err) {
+				return
+			}
+			continue
+		}
 		cur := c.start(nc.(*net.UnixConn))
 		if cur == nil {
 			return
@@ -215,6 +238,21 @@ func (c *Client) run() {
 			return
 		}
 	}
+}
+
+// allowPeer asks Options.AllowPeer about the server at the other end of nc.
+func (c *Client) allowPeer(nc *net.UnixConn) error {
+	if c.opts.AllowPeer == nil {
+		return nil
+	}
+	cred, err := conn.ReadPeerCred(nc)
+	if err == nil {
+		err = c.opts.AllowPeer(cred)
+	}
+	if err != nil {
+		return fmt.Errorf("%w (pid %d, uid %d, gid %d): %w", ErrPeerRefused, cred.PID, cred.UID, cred.GID, err)
+	}
+	return nil
 }
 
 // start makes the connection current, unless Close came first.
@@ -337,9 +375,11 @@ func (c *Client) Send(topic string, msg any) error {
 
 // Close stops retrying and reconnecting and ends the connection gracefully:
 // what was queued is written first, within FlushTimeout. It returns when
-// the connection is closed; an error says how much could not be flushed.
-// "closed" and "close" follow (at once when there was no connection). Close
-// may be called more than once, and from a listener.
+// the connection is closed and "closed" and "close" have been delivered (at
+// once when there was no connection); an error says how much could not be
+// flushed. Close may be called more than once. Called from a listener, it
+// starts all of that and returns at once (it can't wait for the very
+// listener it runs in); the close event says when it is done.
 func (c *Client) Close() error {
 	c.mu.Lock()
 	if c.closed {
@@ -355,14 +395,26 @@ func (c *Client) Close() error {
 	c.mu.Unlock()
 	close(c.closing)
 	c.cancelDial()
+	if c.loop.OnLoop() {
+		// Inside a listener, perhaps on the connection's own reader: the
+		// connection can't end while we wait for it here. A goroutine
+		// finishes the close; the close event tells when.
+		go c.finishClose(started, active)
+		return nil
+	}
+	return c.finishClose(started, active)
+}
 
-	var err error
+// finishClose waits for the connection to end, reports what could not be
+// flushed, delivers closed and close, and ends the loop.
+func (c *Client) finishClose(started bool, active *conn.Conn) error {
 	if started {
 		<-c.runDone
 	}
 	c.mu.Lock()
 	c.current = nil
 	c.mu.Unlock()
+	var err error
 	if active != nil {
 		if n := active.UnsentBytes(); n > 0 {
 			err = fmt.Errorf("socketipc: close: %d queued bytes were not written within the flush timeout (%v)", n, c.opts.FlushTimeout)
@@ -370,9 +422,7 @@ func (c *Client) Close() error {
 		}
 	}
 	c.shutdown()
-	if !c.loop.OnLoop() {
-		<-c.loop.Done()
-	}
+	<-c.loop.Done()
 	return err
 }
 

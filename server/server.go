@@ -365,9 +365,11 @@ func (s *Server) Conn(clientID string) *Conn {
 
 // Close stops accepting, removes the socket file (if it is still ours),
 // and ends every connection gracefully: what was queued is written first,
-// within FlushTimeout. It returns when every connection is closed; an error
-// says how much could not be flushed. "closed" and "close" follow. Close may
-// be called more than once, and from a listener.
+// within FlushTimeout. It returns when every connection is closed and
+// "closed" and "close" have been delivered; an error says how much could not
+// be flushed. Close may be called more than once. Called from a listener, it
+// starts all of that and returns at once (it can't wait for the very
+// listener it runs in); the close event says when it is done.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -394,6 +396,19 @@ func (s *Server) Close() error {
 	for _, c := range conns {
 		c.Close()
 	}
+	if s.loop.OnLoop() {
+		// Inside a listener, perhaps on the very reader of one of these
+		// connections: waiting for them here would wait for ourselves. A
+		// goroutine finishes the close; the close event tells when.
+		go s.finishClose(conns, errs)
+		return nil
+	}
+	return s.finishClose(conns, errs)
+}
+
+// finishClose waits for the connections to end, reports what could not be
+// flushed, delivers closed and close, and ends the loop.
+func (s *Server) finishClose(conns []*conn.Conn, errs []error) error {
 	s.conns.Wait()
 	unsent := 0
 	for _, c := range conns {
@@ -409,16 +424,9 @@ func (s *Server) Close() error {
 	s.emit("closed")
 	s.emit("close")
 	s.loop.Stop()
-	s.awaitLoop()
+	<-s.loop.Done()
 	close(s.closeDone)
 	return err
-}
-
-// awaitLoop waits for the loop to deliver everything, unless we are on it.
-func (s *Server) awaitLoop() {
-	if !s.loop.OnLoop() {
-		<-s.loop.Done()
-	}
 }
 
 func (s *Server) awaitClose() {

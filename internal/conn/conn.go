@@ -87,6 +87,7 @@ type Conn struct {
 	errOnce     sync.Once
 	done        chan struct{}
 	topics      topicCache
+	readerID    uint64 // the reader's goroutine id, for Loop.Deliver
 }
 
 // New prepares a connection over nc; Run starts it. In between, the owner
@@ -309,6 +310,7 @@ func (c *Conn) report(err error) {
 
 func (c *Conn) readLoop() {
 	defer close(c.readerDone)
+	c.readerID = loop.GoroutineID()
 	fr := message.NewFrameReader(c.nc, c.cfg.Framing, c.cfg.MaxFrameSize)
 	for {
 		frames, err := fr.Next()
@@ -386,12 +388,12 @@ func (c *Conn) handOver(frames [][]byte) {
 	}
 	n := int64(total)
 	c.inflight.Add(n)
-	c.cfg.Loop.Post(func() {
+	c.cfg.Loop.Deliver(func() {
 		c.cfg.OnMessages(c, msgs)
 		if c.inflight.Add(-n) <= int64(c.cfg.ReadAhead) {
 			signal(c.space)
 		}
-	})
+	}, c.readerID)
 }
 
 func (c *Conn) writeLoop() {

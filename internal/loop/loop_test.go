@@ -141,11 +141,11 @@ func TestOnLoop(t *testing.T) {
 }
 
 func TestCurrentGoroutineID(t *testing.T) {
-	a := currentGoroutineID()
+	a := GoroutineID()
 	require.NotZero(t, a)
-	assert.Equal(t, a, currentGoroutineID())
+	assert.Equal(t, a, GoroutineID())
 	ch := make(chan uint64)
-	go func() { ch <- currentGoroutineID() }()
+	go func() { ch <- GoroutineID() }()
 	b := <-ch
 	assert.NotZero(t, b)
 	assert.NotEqual(t, a, b)
