@@ -188,6 +188,13 @@ func startClient(cfg config, name string, p *printer) (*client.Client, error) {
 	cli.On("message.hello", func(greeting any) {
 		cli.Send("helloback", map[string]any{"clientName": name, "original": greeting})
 	})
-	cli.On("error", func(err error) { p.say("client %s error: %v", name, err) })
+	cli.On("error", func(err error) {
+		// A hello can arrive while we are closing; answering it then is
+		// refused with message.ErrSendAfterClose, which is fine at shutdown.
+		if errors.Is(err, message.ErrSendAfterClose) {
+			return
+		}
+		p.say("client %s error: %v", name, err)
+	})
 	return cli, cli.Connect()
 }
