@@ -88,7 +88,8 @@ type Options struct {
 	// "connectError", and the client retries after RetryDelay as after any
 	// failed attempt. Use it to make sure a socket file in a shared folder is
 	// served by the expected user. It runs on the connecting goroutine, not
-	// with the events. Peer credentials exist on Linux only; elsewhere every
+	// with the events; a panic in it refuses the server and is reported in
+	// that error. Peer credentials exist on Linux only; elsewhere every
 	// server is refused.
 	AllowPeer func(cred PeerCred) error
 	// Logger receives error events that have no listener. Nil: slog.Default().
@@ -247,7 +248,7 @@ func (c *Client) allowPeer(nc *net.UnixConn) error {
 	}
 	cred, err := conn.ReadPeerCred(nc)
 	if err == nil {
-		err = c.opts.AllowPeer(cred)
+		err = conn.AskAllowPeer(c.opts.AllowPeer, cred)
 	}
 	if err != nil {
 		return fmt.Errorf("%w (pid %d, uid %d, gid %d): %w", ErrPeerRefused, cred.PID, cred.UID, cred.GID, err)

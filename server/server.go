@@ -79,7 +79,10 @@ type Options struct {
 	FlushTimeout time.Duration
 	// AllowPeer, when set, is asked about each new connection with the
 	// peer's credentials; an error refuses the connection (it is closed at
-	// once and the error, wrapped with ErrPeerRefused, emitted).
+	// once and the error, wrapped with ErrPeerRefused, emitted). It runs on
+	// the accepting goroutine, not with the events; a panic in it refuses
+	// the connection and is reported in that error. Peer credentials exist
+	// on Linux only; elsewhere every connection is refused.
 	AllowPeer func(cred PeerCred) error
 	// Logger receives error events that have no listener. Nil: slog.Default().
 	Logger *slog.Logger
@@ -230,7 +233,7 @@ func (s *Server) admit(nc *net.UnixConn) {
 	if s.opts.AllowPeer != nil {
 		cred, err := c.PeerCred()
 		if err == nil {
-			err = s.opts.AllowPeer(cred)
+			err = conn.AskAllowPeer(s.opts.AllowPeer, cred)
 		}
 		if err != nil {
 			nc.Close()

@@ -89,15 +89,52 @@ func reclaimStale(path string) error {
 	if !errors.Is(err, syscall.ECONNREFUSED) {
 		return fmt.Errorf("%w: cannot tell whether %s is stale: %v", inUse, path, err)
 	}
-	// Stale. Remove it only if it is still the very file we probed.
-	now, err := os.Lstat(path)
-	if err != nil || !os.SameFile(before, now) {
-		return fmt.Errorf("%w: %s changed while it was checked", inUse, path)
-	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+	// Stale. Remove it only if it is still the very file we probed. A check
+	// then an unlink would leave a moment in which a file renamed over the
+	// path is the one unlinked; so move whatever is there aside (rename is
+	// atomic), look at what was moved, and delete it only if it is the socket
+	// we probed; anything else is put back.
+	aside := filepath.Join(filepath.Dir(path), ".sipc-stale-"+randomSuffix())
+	if err := os.Rename(path, aside); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil // gone meanwhile: just bind again
+		}
 		return fmt.Errorf("%w: stale socket %s cannot be removed: %v", inUse, path, err)
 	}
-	return nil
+	moved, err := os.Lstat(aside)
+	if err == nil && os.SameFile(before, moved) {
+		if err := os.Remove(aside); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("%w: stale socket %s, moved to %s, cannot be removed: %v", inUse, path, aside, err)
+		}
+		return nil
+	}
+	if err := putBack(aside, path); err != nil {
+		return fmt.Errorf("%w: %s changed while it was checked, and what replaced it is now at %s: %v", inUse, path, aside, err)
+	}
+	return fmt.Errorf("%w: %s changed while it was checked", inUse, path)
+}
+
+// putBack moves a file that reclaimStale moved aside by mistake back to
+// path, never over something that has appeared there since.
+func putBack(aside, path string) error {
+	err := os.Link(aside, path) // link(2) never replaces; it keeps the inode
+	if err == nil {
+		return os.Remove(aside)
+	}
+	if errors.Is(err, os.ErrExist) {
+		return err
+	}
+	// Directories can't be linked: rename, if the path is still free.
+	if _, statErr := os.Lstat(path); !errors.Is(statErr, os.ErrNotExist) {
+		return err
+	}
+	return os.Rename(aside, path)
+}
+
+func randomSuffix() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 func describe(m os.FileMode) string {
@@ -131,9 +168,14 @@ func bindAt(path string) (*Listener, error) {
 	}
 	ul.SetUnlinkOnClose(false)
 	info, err := os.Lstat(path)
-	if err != nil {
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		ul.Close()
 		return nil, err
+	}
+	if err != nil || info.Mode().Type() != os.ModeSocket {
+		// Something took the path the instant after bind: not ours, and
+		// Close must not remove it.
+		info = nil
 	}
 	return &Listener{UnixListener: ul, path: path, info: info}, nil
 }
@@ -144,9 +186,7 @@ func bindAt(path string) (*Listener, error) {
 // plain bind, and nobody can reach the socket before it has its mode.
 func bindWithMode(path string, mode os.FileMode) (*Listener, error) {
 	dir := filepath.Dir(path)
-	var suffix [4]byte
-	_, _ = rand.Read(suffix[:])
-	private := filepath.Join(dir, ".sipc"+hex.EncodeToString(suffix[:]))
+	private := filepath.Join(dir, ".sipc"+randomSuffix())
 	tmp := filepath.Join(private, "s")
 	if len(tmp) > MaxPathLen {
 		return bindWithUmask(path, mode)
@@ -164,16 +204,18 @@ func bindWithMode(path string, mode os.FileMode) (*Listener, error) {
 		ul.Close()
 		return nil, err
 	}
+	// Recorded here, in the private folder, where nobody can swap it: the
+	// link below is the same file.
+	info, err := os.Lstat(tmp)
+	if err != nil {
+		ul.Close()
+		return nil, err
+	}
 	if err := os.Link(tmp, path); err != nil {
 		ul.Close()
 		if errors.Is(err, os.ErrExist) {
 			return nil, &net.OpError{Op: "listen", Net: "unix", Addr: &net.UnixAddr{Name: path, Net: "unix"}, Err: syscall.EADDRINUSE}
 		}
-		return nil, err
-	}
-	info, err := os.Lstat(path)
-	if err != nil {
-		ul.Close()
 		return nil, err
 	}
 	return &Listener{UnixListener: ul, path: path, info: info}, nil
@@ -202,6 +244,9 @@ func (l *Listener) Path() string { return l.path }
 // this listener created (another server may have taken the path since).
 func (l *Listener) Close() error {
 	err := l.UnixListener.Close()
+	if l.info == nil {
+		return err
+	}
 	if now, statErr := os.Lstat(l.path); statErr == nil && os.SameFile(l.info, now) {
 		if rmErr := os.Remove(l.path); rmErr != nil && err == nil && !errors.Is(rmErr, os.ErrNotExist) {
 			err = rmErr
