@@ -243,6 +243,7 @@ func (c *Conn) writeInline(frame []byte, shared bool) {
 		c.queued -= len(frame) - n
 	}
 	wakeWriter := !c.queue.empty() || c.closing || c.aborted
+	drained := c.drainedLocked()
 	c.mu.Unlock()
 	if err != nil {
 		c.fail(c.wrap("write", err))
@@ -250,6 +251,26 @@ func (c *Conn) writeInline(frame []byte, shared bool) {
 	}
 	if wakeWriter {
 		signal(c.wake)
+	}
+	if drained {
+		c.postDrain()
+	}
+}
+
+// drainedLocked reports, once, that a queue which refused a frame is empty
+// again. Whoever finishes the last write (the writer, or a sender writing
+// inline while another sender was refused) must ask.
+func (c *Conn) drainedLocked() bool {
+	if c.queued == 0 && c.wantDrain && !c.closing && !c.aborted {
+		c.wantDrain = false
+		return true
+	}
+	return false
+}
+
+func (c *Conn) postDrain() {
+	if c.cfg.OnDrain != nil {
+		c.cfg.Loop.Post(func() { c.cfg.OnDrain(c) })
 	}
 }
 
@@ -433,10 +454,7 @@ func (c *Conn) writeLoop() {
 		if err != nil {
 			c.unsent += size - int(written)
 		}
-		drained := c.queued == 0 && c.wantDrain && !c.closing && !c.aborted
-		if drained {
-			c.wantDrain = false
-		}
+		drained := c.drainedLocked()
 		c.mu.Unlock()
 		if err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) {
@@ -445,8 +463,8 @@ func (c *Conn) writeLoop() {
 			c.fail(c.wrap("write", err))
 			return
 		}
-		if drained && c.cfg.OnDrain != nil {
-			c.cfg.Loop.Post(func() { c.cfg.OnDrain(c) })
+		if drained {
+			c.postDrain()
 		}
 	}
 	// Flushed: end our side and give the peer until the deadline to end theirs.
