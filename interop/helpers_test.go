@@ -15,6 +15,7 @@ import (
 	"github.com/socketipc/socketipc/backoff"
 	"github.com/socketipc/socketipc/client"
 	"github.com/socketipc/socketipc/emitter"
+	"github.com/socketipc/socketipc/internal/eventlog"
 	"github.com/socketipc/socketipc/internal/nodepeer"
 	"github.com/socketipc/socketipc/message"
 	"github.com/socketipc/socketipc/server"
@@ -46,7 +47,7 @@ type source interface {
 // JSON, and that message.<topic> comes right after message.
 type inbox struct {
 	src source
-	log *evlog
+	log *eventlog.Log
 
 	mu      sync.Mutex
 	watched map[string]bool
@@ -55,8 +56,10 @@ type inbox struct {
 }
 
 func newInbox(src source, names ...string) *inbox {
-	in := &inbox{src: src, log: newEvlog(), watched: map[string]bool{}}
-	in.log.record(src, names...)
+	in := &inbox{src: src, log: &eventlog.Log{Timeout: wait}, watched: map[string]bool{}}
+	for _, name := range names {
+		in.log.Listen(src, name)
+	}
 	src.On("message", func(msg any, topic string, clientID string) {
 		if topic == quietTopic {
 			return
@@ -96,9 +99,9 @@ func (in *inbox) expectMessage(t testing.TB, topic string) goMessage {
 // expectMessageWithin is expectMessage with a timeout.
 func (in *inbox) expectMessageWithin(t testing.TB, topic string, timeout time.Duration) goMessage {
 	t.Helper()
-	var msg, msgT event
+	var msg, msgT eventlog.Event
 	swapped := false
-	in.log.Until(t, fmt.Sprintf("message and message.%s", topic), timeout, func(events []event) bool {
+	in.log.Within(t, fmt.Sprintf("message and message.%s", topic), timeout, func(events []eventlog.Event) bool {
 		for i := in.next; i < len(events); i++ {
 			if events[i].Name != "message" {
 				continue

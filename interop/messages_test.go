@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/socketipc/socketipc/internal/eventlog"
 	"github.com/socketipc/socketipc/internal/leakcheck"
 	"github.com/socketipc/socketipc/message"
 )
@@ -378,8 +379,8 @@ func testRawFramesNodeToGo(t *testing.T, l *link) {
 	if !errors.As(err, &de) || de.ClientID != l.nodeIDAtGo {
 		t.Errorf("1e400 for a func(any) listener: %v, want a *message.DecodeError from %q", err, l.nodeIDAtGo)
 	}
-	var raw event
-	l.in.log.Until(t, "message.huge-number", wait, func(events []event) bool {
+	var raw eventlog.Event
+	l.in.log.Within(t, "message.huge-number", wait, func(events []eventlog.Event) bool {
 		for _, e := range events[l.in.next:] {
 			if e.Name == "message.huge-number" {
 				raw = e

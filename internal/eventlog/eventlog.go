@@ -4,6 +4,7 @@
 package eventlog
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -29,7 +30,21 @@ type Event struct {
 	Args []any
 }
 
-func (e Event) String() string { return fmt.Sprintf("%s%v", e.Name, e.Args) }
+// String shows the event, with raw JSON as text and very long ones cut.
+func (e Event) String() string {
+	args := make([]any, len(e.Args))
+	for i, a := range e.Args {
+		if raw, ok := a.(json.RawMessage); ok {
+			a = string(raw)
+		}
+		args[i] = a
+	}
+	s := fmt.Sprintf("%s%v", e.Name, args)
+	if len(s) > 300 {
+		s = s[:300] + fmt.Sprintf("... (%d bytes)", len(s))
+	}
+	return s
+}
 
 // Arg returns argument i, or nil.
 func (e Event) Arg(i int) any {
@@ -45,8 +60,12 @@ func (e Event) Err() error {
 	return err
 }
 
-// Log is the list of events recorded so far.
+// Log is the list of events recorded so far. The zero value is ready to use.
 type Log struct {
+	// Timeout bounds Wait and WaitCount; zero means the package's Timeout.
+	// Set it before waiting.
+	Timeout time.Duration
+
 	mu     sync.Mutex
 	events []Event
 	cursor map[string]int // per name: how many Wait has consumed
@@ -55,7 +74,7 @@ type Log struct {
 
 // Record listens to the named events of src.
 func Record(src Source, names ...string) *Log {
-	l := &Log{cursor: map[string]int{}, notify: make(chan struct{})}
+	l := &Log{}
 	for _, name := range names {
 		l.Listen(src, name)
 	}
@@ -71,9 +90,19 @@ func (l *Log) Listen(src Source, name string) {
 func (l *Log) Add(name string, args ...any) {
 	l.mu.Lock()
 	l.events = append(l.events, Event{Name: name, Args: args})
-	close(l.notify)
-	l.notify = make(chan struct{})
+	if l.notify != nil {
+		close(l.notify)
+		l.notify = nil
+	}
 	l.mu.Unlock()
+}
+
+// changed returns a channel closed by the next Add; l.mu must be held.
+func (l *Log) changed() chan struct{} {
+	if l.notify == nil {
+		l.notify = make(chan struct{})
+	}
+	return l.notify
 }
 
 // All returns a copy of every event so far.
@@ -103,15 +132,29 @@ func (l *Log) Count(name string) int {
 	return n
 }
 
-// Until waits until cond holds for the events so far, or fails the test.
+// Until waits until cond holds for the events so far (cond runs with the
+// log locked), or fails the test.
 func (l *Log) Until(t testing.TB, what string, cond func(events []Event) bool) {
 	t.Helper()
-	deadline := time.NewTimer(Timeout)
+	l.Within(t, what, l.timeout(), cond)
+}
+
+func (l *Log) timeout() time.Duration {
+	if l.Timeout > 0 {
+		return l.Timeout
+	}
+	return Timeout
+}
+
+// Within is Until with its own timeout.
+func (l *Log) Within(t testing.TB, what string, timeout time.Duration, cond func(events []Event) bool) {
+	t.Helper()
+	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	for {
 		l.mu.Lock()
 		ok := cond(l.events)
-		ch := l.notify
+		ch := l.changed()
 		l.mu.Unlock()
 		if ok {
 			return
@@ -119,7 +162,7 @@ func (l *Log) Until(t testing.TB, what string, cond func(events []Event) bool) {
 		select {
 		case <-ch:
 		case <-deadline.C:
-			t.Fatalf("timed out after %v waiting for %s; events so far:\n%s", Timeout, what, l.dump())
+			t.Fatalf("timed out after %v waiting for %s; events so far:\n%s", timeout, what, l.dump())
 		}
 	}
 }
@@ -134,6 +177,9 @@ func (l *Log) Wait(t testing.TB, name string) Event {
 		for _, e := range events {
 			if e.Name != name {
 				continue
+			}
+			if l.cursor == nil {
+				l.cursor = map[string]int{}
 			}
 			if seen == l.cursor[name] {
 				l.cursor[name]++
