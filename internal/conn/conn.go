@@ -401,13 +401,15 @@ func (c *Conn) handOver(frames [][]byte) {
 		m.Frame = arena[start:len(arena):len(arena)]
 		topic, payload, err := c.cfg.Transcoder.SplitEnvelope(m.Frame)
 		if err != nil {
-			m.Err = &message.DecodeError{Raw: m.Frame, ClientID: c.cfg.ClientID, Err: err}
+			m.Err = m.decodeError(err)
 			continue
 		}
 		m.Topic = c.topics.intern(topic)
 		m.Payload = payload
 	}
-	n := int64(total)
+	// Count what the batch really holds: tiny frames cost more in Msg
+	// structs than in bytes.
+	n := int64(total + len(msgs)*msgSize)
 	c.inflight.Add(n)
 	c.cfg.Loop.Deliver(func() {
 		c.cfg.OnMessages(c, msgs)

@@ -1,6 +1,11 @@
 package conn
 
-import "github.com/socketipc/socketipc/message"
+import (
+	"bytes"
+	"unsafe"
+
+	"github.com/socketipc/socketipc/message"
+)
 
 // Msg is one incoming frame. A server or client passes *Msg to listeners as
 // the message argument: it implements emitter.Payload, so each listener's
@@ -47,9 +52,14 @@ func (m *Msg) DecodePayload(ptr any) error {
 	return nil
 }
 
+// decodeError copies the frame, so an error the application keeps does not
+// keep the whole read's buffer alive.
 func (m *Msg) decodeError(err error) error {
-	return &message.DecodeError{Raw: m.Frame, ClientID: m.conn.cfg.ClientID, Err: err}
+	return &message.DecodeError{Raw: bytes.Clone(m.Frame), ClientID: m.conn.cfg.ClientID, Err: err}
 }
+
+// msgSize is what one Msg costs in a batch, for the read-ahead bound.
+const msgSize = int(unsafe.Sizeof(Msg{}))
 
 // Topic is an interned topic with what its events need, made once per topic
 // per connection so delivering a message allocates nothing for it.
