@@ -112,6 +112,7 @@ type Client struct {
 	runDone       chan struct{}
 	closeDone     chan struct{}
 	shutdownOnce  sync.Once
+	inline        conn.InlineGate
 }
 
 // New checks the options and returns a Client that is not yet connecting.
@@ -265,6 +266,7 @@ func (c *Client) start(nc *net.UnixConn) *conn.Conn {
 		MaxQueueBytes: c.opts.MaxQueueBytes,
 		FlushTimeout:  c.opts.FlushTimeout,
 		Loop:          c.loop,
+		Inline:        &c.inline,
 		OnMessages:    func(_ *conn.Conn, msgs []conn.Msg) { c.deliver(msgs) },
 		OnError:       func(_ *conn.Conn, err error) { c.Emit("error", err) },
 		OnDrain:       func(*conn.Conn) { c.Emit("drain") },

@@ -82,7 +82,10 @@ type Options struct {
 type Emitter struct {
 	mu     sync.RWMutex
 	events map[string]eventEntry // listener slices are copy-on-write
-	seq    uint64                // orders EventNames by first registration
+	// lists is an immutable copy of events' listener slices, republished
+	// on every change, so Emit (per message, on the hot path) takes no lock.
+	lists  atomic.Pointer[map[string][]*listener]
+	seq    uint64 // orders EventNames by first registration
 	logger *slog.Logger
 }
 
@@ -287,7 +290,25 @@ func (e *Emitter) add(event string, fn any, once, prepend bool) Handle {
 	}
 	ent.listeners = ls
 	e.events[event] = ent
+	e.publishLocked()
 	return Handle{l}
+}
+
+// publishLocked republishes the listener lists for Emit; e.mu is held.
+func (e *Emitter) publishLocked() {
+	lists := make(map[string][]*listener, len(e.events))
+	for name, ent := range e.events {
+		lists[name] = ent.listeners
+	}
+	e.lists.Store(&lists)
+}
+
+// listenersOf is what an emit that starts now runs.
+func (e *Emitter) listenersOf(event string) []*listener {
+	if lists := e.lists.Load(); lists != nil {
+		return (*lists)[event]
+	}
+	return nil
 }
 
 // Off removes the registration h; it reports whether it was still
@@ -319,12 +340,13 @@ func (e *Emitter) remove(l *listener, claim bool) bool {
 	}
 	if len(ent.listeners) == 1 {
 		delete(e.events, l.event)
-		return true
+	} else {
+		ls := make([]*listener, 0, len(ent.listeners)-1)
+		ls = append(append(ls, ent.listeners[:i]...), ent.listeners[i+1:]...)
+		ent.listeners = ls
+		e.events[l.event] = ent
 	}
-	ls := make([]*listener, 0, len(ent.listeners)-1)
-	ls = append(append(ls, ent.listeners[:i]...), ent.listeners[i+1:]...)
-	ent.listeners = ls
-	e.events[l.event] = ent
+	e.publishLocked()
 	return true
 }
 
@@ -346,6 +368,7 @@ func (e *Emitter) RemoveAllListeners(events ...string) {
 			}
 		}
 	}
+	e.publishLocked()
 	e.mu.Unlock()
 	for _, ent := range removed {
 		for _, l := range ent.listeners {
@@ -401,9 +424,7 @@ func (e *Emitter) EventNames() []string {
 // reports whether the event had listeners. An "error" event without
 // listeners is logged.
 func (e *Emitter) Emit(event string, args ...any) bool {
-	e.mu.RLock()
-	ls := e.events[event].listeners
-	e.mu.RUnlock()
+	ls := e.listenersOf(event)
 	if len(ls) == 0 {
 		if event == ErrorEvent {
 			e.logUnhandled(args)

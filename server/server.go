@@ -96,6 +96,7 @@ type Server struct {
 
 	mu           sync.Mutex
 	clients      map[string]*conn.Conn
+	clientList   []*conn.Conn // the values of clients, for Broadcast; rebuilt, never changed
 	listener     *socketfile.Listener
 	listenCalled bool
 	closed       bool
@@ -104,6 +105,7 @@ type Server struct {
 	acceptDone   chan struct{}
 	conns        sync.WaitGroup
 	broadcasts   conn.SharedFrames // each broadcast frame, stored once for every queue
+	inline       conn.InlineGate
 }
 
 // New checks the options and returns a Server that is not yet listening.
@@ -219,6 +221,7 @@ func (s *Server) admit(nc *net.UnixConn) {
 		MaxQueueBytes: s.opts.MaxQueueBytes,
 		FlushTimeout:  s.opts.FlushTimeout,
 		Loop:          s.loop,
+		Inline:        &s.inline,
 		OnMessages:    func(_ *conn.Conn, msgs []conn.Msg) { s.deliver(msgs, boxedID) },
 		OnError:       func(_ *conn.Conn, err error) { s.Emit("error", err) },
 		OnDrain:       func(*conn.Conn) { s.Emit("drain", id) },
@@ -226,6 +229,7 @@ func (s *Server) admit(nc *net.UnixConn) {
 		Ended: func(*conn.Conn) {
 			s.mu.Lock()
 			delete(s.clients, id)
+			s.listClients()
 			s.mu.Unlock()
 		},
 		Exited: s.conns.Done,
@@ -248,6 +252,7 @@ func (s *Server) admit(nc *net.UnixConn) {
 		return
 	}
 	s.clients[id] = c
+	s.listClients()
 	s.conns.Add(1)
 	s.mu.Unlock()
 	s.emit("connection", id, c)
@@ -265,6 +270,15 @@ func (s *Server) deliver(msgs []conn.Msg, boxedID any) {
 		s.Emit("message", m, m.Topic.Boxed, boxedID)
 		s.Emit(m.Topic.Event, m, boxedID)
 	}
+}
+
+// listClients rebuilds clientList after clients changed; s.mu is held.
+func (s *Server) listClients() {
+	list := make([]*conn.Conn, 0, len(s.clients))
+	for _, c := range s.clients {
+		list = append(list, c)
+	}
+	s.clientList = list
 }
 
 func (s *Server) client(id string) (*conn.Conn, bool) {
@@ -321,10 +335,7 @@ func (s *Server) Broadcast(topic string, msg any) error {
 		s.mu.Unlock()
 		return s.fail(&message.SendError{Topic: topic, Message: msg, Err: message.ErrSendAfterClose})
 	}
-	targets := make([]*conn.Conn, 0, len(s.clients))
-	for _, c := range s.clients {
-		targets = append(targets, c)
-	}
+	targets := s.clientList // never modified: replaced when clients come and go
 	s.mu.Unlock()
 	if len(targets) == 0 {
 		return nil
@@ -332,8 +343,9 @@ func (s *Server) Broadcast(topic string, msg any) error {
 	var missed []string
 	err := conn.EncodeFrame(s.opts.Transcoder, s.opts.Framing, topic, msg, func(frame []byte) error {
 		shared := s.broadcasts.Store(frame)
+		now := conn.Now()
 		for _, c := range targets {
-			if err := c.EnqueueShared(shared); errors.Is(err, message.ErrQueueFull) {
+			if err := c.EnqueueShared(shared, now); errors.Is(err, message.ErrQueueFull) {
 				missed = append(missed, c.ID())
 				s.overflowed(c)
 			}

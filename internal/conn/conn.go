@@ -43,6 +43,9 @@ type Config struct {
 	ReadAhead     int // bytes read but not yet delivered before the reader pauses
 	FlushTimeout  time.Duration
 	Loop          *loop.Loop
+	// Inline is shared by all the connections of one Server or Client; nil
+	// means this connection decides alone (see InlineGate).
+	Inline *InlineGate
 
 	OnMessages func(c *Conn, msgs []Msg) // a batch of frames, in arrival order
 	OnError    func(c *Conn, err error)  // a read or write failure, or a frame over the limit
@@ -163,11 +166,17 @@ func (c *Conn) UnsentBytes() int {
 // is closing, and with message.ErrQueueFull when the queue has no room (a
 // frame larger than the whole limit is still taken by an empty queue, so
 // any frame can be sent).
-func (c *Conn) Enqueue(frame []byte) error { return c.enqueue(frame, false) }
+func (c *Conn) Enqueue(frame []byte) error { return c.enqueue(frame, false, Now()) }
 
 // EnqueueShared queues frame without copying it; frame must never change
-// (see SharedFrames). Errors as for Enqueue.
-func (c *Conn) EnqueueShared(frame []byte) error { return c.enqueue(frame, true) }
+// (see SharedFrames). now is Now(), read once for all the connections a
+// frame goes to. Errors as for Enqueue.
+func (c *Conn) EnqueueShared(frame []byte, now time.Duration) error {
+	return c.enqueue(frame, true, now)
+}
+
+// Now is the clock of the inline-write decision: monotonic time since start.
+func Now() time.Duration { return time.Since(clockBase) }
 
 // inlineGap: a send that comes at least this long after the previous one,
 // to an idle connection, is written at once by the sender (one attempt,
@@ -178,8 +187,25 @@ const inlineGap = 5 * time.Microsecond
 
 var clockBase = time.Now()
 
-func (c *Conn) enqueue(frame []byte, shared bool) error {
-	now := time.Since(clockBase)
+// InlineGate keeps a sender that writes to many connections in turn (a
+// broadcast loop, a server answering many clients) from writing inline to
+// each: every inline write makes the loop slower, which makes each
+// connection look quiet, which would make the next write inline too. While
+// any connection of the owner wrote inline in the last inlineGap, the
+// others leave their frames to their writers, which batch them.
+type InlineGate struct{ last atomic.Int64 }
+
+func (g *InlineGate) open(now time.Duration) bool {
+	return g == nil || now-time.Duration(g.last.Load()) >= inlineGap
+}
+
+func (g *InlineGate) wrote() {
+	if g != nil {
+		g.last.Store(int64(Now()))
+	}
+}
+
+func (c *Conn) enqueue(frame []byte, shared bool, now time.Duration) error {
 	c.mu.Lock()
 	if c.closing || c.aborted {
 		c.mu.Unlock()
@@ -192,7 +218,7 @@ func (c *Conn) enqueue(frame []byte, shared bool) error {
 	}
 	c.queued += len(frame)
 	idle := !c.writing && c.queue.empty()
-	quiet := now-c.lastEnqueue >= inlineGap
+	quiet := now-c.lastEnqueue >= inlineGap && c.cfg.Inline.open(now)
 	c.lastEnqueue = now
 	if idle && quiet && c.raw != nil {
 		c.writing = true
@@ -228,6 +254,7 @@ func (c *Conn) writeInline(frame []byte, shared bool) {
 		err = werr
 	}
 	n = max(n, 0)
+	c.cfg.Inline.wrote()
 	c.mu.Lock()
 	c.writing = false
 	c.queued -= n

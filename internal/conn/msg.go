@@ -72,19 +72,26 @@ type Topic struct {
 // maxInternedTopics bounds the cache; past it, topics are made per message.
 const maxInternedTopics = 1024
 
-type topicCache map[string]*Topic
+type topicCache struct {
+	byName map[string]*Topic
+	last   *Topic // streams tend to repeat one topic: checked before the map
+}
 
 func (tc *topicCache) intern(b []byte) *Topic {
-	if t, ok := (*tc)[string(b)]; ok {
-		return t
+	if tc.last != nil && tc.last.Name == string(b) {
+		return tc.last
 	}
-	name := string(b)
-	t := &Topic{Name: name, Boxed: name, Event: "message." + name}
-	if *tc == nil {
-		*tc = make(topicCache)
+	t, ok := tc.byName[string(b)]
+	if !ok {
+		name := string(b)
+		t = &Topic{Name: name, Boxed: name, Event: "message." + name}
+		if tc.byName == nil {
+			tc.byName = make(map[string]*Topic)
+		}
+		if len(tc.byName) < maxInternedTopics {
+			tc.byName[name] = t
+		}
 	}
-	if len(*tc) < maxInternedTopics {
-		(*tc)[name] = t
-	}
+	tc.last = t
 	return t
 }

@@ -11,7 +11,7 @@
 //
 // The driver prints a table of medians, ranges and ratios with the targets
 // of issue 4, and writes the same between the markers of docs/PERFORMANCE.md.
-// With -profile it instead runs S1 and S3 of the library once with CPU
+// With -profile it instead runs S1, S2 and S3 of the library with CPU
 // profiles of both processes and prints `go tool pprof -top` of each.
 package main
 
@@ -79,7 +79,7 @@ func main() {
 	flag.StringVar(&cfg.command, "command", "", "the command line to record in the document")
 	flag.IntVar(&cfg.reps, "reps", 5, "repetitions of every scenario and implementation")
 	flag.BoolVar(&cfg.quick, "quick", false, "a smoke run: 1 repetition, small N")
-	flag.BoolVar(&cfg.profile, "profile", false, "profile S1 and S3 of the library instead of benchmarking")
+	flag.BoolVar(&cfg.profile, "profile", false, "profile S1, S2 and S3 of the library instead of benchmarking")
 	flag.DurationVar(&cfg.timeout, "timeout", 3*time.Minute, "limit for one run (server and client)")
 	flag.StringVar(&impls, "impls", "lib,node,raw", "implementations to run")
 	flag.StringVar(&scenarios, "scenarios", "s1,s2,s3", "scenarios to run")
@@ -803,13 +803,13 @@ func runProfiles(cfg *config) {
 		fatalf("%v", err)
 	}
 	runs := cfg.profileRuns
-	fmt.Printf("profiling the library (a): S1 and S3, %d run(s) each, CPU profiles of both processes in %s\n", runs, dir)
+	fmt.Printf("profiling the library (a): S1, S2 and S3, %d run(s) each, CPU profiles of both processes in %s\n", runs, dir)
 	fmt.Printf("load before: %s\n", loadNow())
 	if busy := cpuPressure(); busy > 20 {
 		fmt.Printf("WARNING: the CPU is busy (%.0f%% of the last 10 s some task waited for a CPU)\n", busy)
 	}
 	libpeer := filepath.Join(cfg.bin, "libpeer")
-	for _, sc := range []string{"s1", "s3"} {
+	for _, sc := range []string{"s1", "s2", "s3"} {
 		profs := map[string][]string{}
 		for i := 1; i <= runs; i++ {
 			runDir := filepath.Join(dir, fmt.Sprintf("profile-%s-%d", sc, i))
