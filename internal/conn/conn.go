@@ -323,7 +323,10 @@ func (c *Conn) Abort() {
 	c.mu.Lock()
 	if !c.aborted {
 		c.aborted = true
-		c.unsent += c.queued
+		// Bytes being written now are counted by their writer when its
+		// write fails; these are the ones nobody will try.
+		c.unsent += c.queue.bytes
+		c.queued -= c.queue.bytes
 		c.queue.drop()
 	}
 	c.mu.Unlock()

@@ -117,3 +117,46 @@ func TestDrainAfterEveryRefusal(t *testing.T) {
 	l.Stop()
 	<-l.Done()
 }
+
+// A connection aborted while frames are queued and being written counts
+// each unwritten byte once: what was queued plus what the writer could not
+// finish, never more than was accepted.
+func TestAbortCountsUnsentOnce(t *testing.T) {
+	path := testsock.Path(t)
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	peer, err := net.Dial("unix", path) // never reads: the writer blocks
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	nc, err := ln.AcceptUnix()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := loop.New()
+	c := New(nc, Config{MaxQueueBytes: 64 << 20, Loop: l, OnMessages: func(*Conn, []Msg) {}})
+	c.Run()
+	frame := make([]byte, 4096)
+	accepted := 0
+	for accepted < 16<<20 {
+		if err := c.Enqueue(frame); err != nil {
+			t.Fatal(err)
+		}
+		accepted += len(frame)
+	}
+	c.Abort()
+	<-c.Done()
+	l.Stop()
+	<-l.Done()
+	unsent := c.UnsentBytes()
+	if unsent <= 0 || unsent > accepted {
+		t.Fatalf("unsent %d bytes of %d accepted: each byte must be counted once", unsent, accepted)
+	}
+	if q := c.QueuedBytes(); q != 0 {
+		t.Fatalf("%d bytes still counted as queued after the connection ended", q)
+	}
+}
