@@ -215,6 +215,7 @@ func (s *Server) admit(nc *net.UnixConn) {
 	var c *conn.Conn
 	c = conn.New(nc, conn.Config{
 		ClientID:      id,
+		SocketFile:    s.opts.SocketFile,
 		Transcoder:    s.opts.Transcoder,
 		Framing:       s.opts.Framing,
 		MaxFrameSize:  s.opts.MaxFrameSize,

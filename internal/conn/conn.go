@@ -35,7 +35,11 @@ const (
 // Config is what a connection needs from its owner. The hooks named On*
 // run on the loop, in order with the owner's other events.
 type Config struct {
-	ClientID      string // the server's id for this client; empty on a client
+	ClientID string // the server's id for this client; empty on a client
+	// SocketFile, on a server, is the path clients connect to; the socket
+	// may have been bound elsewhere first (see socketfile), and addresses
+	// and errors should name the path users know.
+	SocketFile    string
 	Transcoder    message.Transcoder
 	Framing       message.Framing
 	MaxFrameSize  int
@@ -140,7 +144,13 @@ func (c *Conn) ID() string { return c.cfg.ClientID }
 func (c *Conn) PeerCred() (PeerCred, error) { return c.cred, c.credErr }
 
 // LocalAddr and RemoteAddr are the socket's addresses.
-func (c *Conn) LocalAddr() net.Addr  { return c.nc.LocalAddr() }
+func (c *Conn) LocalAddr() net.Addr {
+	if c.cfg.SocketFile != "" {
+		return &net.UnixAddr{Name: c.cfg.SocketFile, Net: "unix"}
+	}
+	return c.nc.LocalAddr()
+}
+
 func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 
 // Done is closed when the connection has ended and its goroutines are gone.
@@ -408,6 +418,10 @@ func (c *Conn) readFailed(err error) {
 }
 
 func (c *Conn) wrap(op string, err error) error {
+	var opErr *net.OpError
+	if c.cfg.SocketFile != "" && errors.As(err, &opErr) {
+		opErr.Source = c.LocalAddr() // a fresh error of ours: safe to edit
+	}
 	if c.cfg.ClientID != "" {
 		return fmt.Errorf("socketipc: %s client %s: %w", op, c.cfg.ClientID, err)
 	}
