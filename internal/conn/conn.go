@@ -436,6 +436,7 @@ func (c *Conn) handOver(frames [][]byte) {
 		total += len(f)
 	}
 	arena := make([]byte, 0, total)
+	extra := 0 // what the batch holds beyond its frames: topics made for it alone
 	msgs := make([]Msg, len(frames))
 	for i, f := range frames {
 		start := len(arena)
@@ -448,12 +449,17 @@ func (c *Conn) handOver(frames [][]byte) {
 			m.Err = m.decodeError(err)
 			continue
 		}
-		m.Topic = c.topics.intern(topic)
+		var uncached bool
+		m.Topic, uncached = c.topics.intern(topic)
+		if uncached {
+			extra += topicCost(len(topic))
+		}
 		m.Payload = payload
 	}
 	// Count what the batch really holds: tiny frames cost more in Msg
-	// structs than in bytes.
-	n := int64(total + len(msgs)*msgSize)
+	// structs than in bytes, and a topic the cache does not keep is held
+	// twice more (Name and Event) while its message waits.
+	n := int64(total + extra + len(msgs)*msgSize)
 	c.inflight.Add(n)
 	c.cfg.Loop.Deliver(func() {
 		c.cfg.OnMessages(c, msgs)

@@ -69,29 +69,52 @@ type Topic struct {
 	Event string // "message." + Name
 }
 
-// maxInternedTopics bounds the cache; past it, topics are made per message.
-const maxInternedTopics = 1024
+// The topic cache is bounded by bytes, not only by count: a peer sending
+// distinct long topics must not make a connection pin them. Topics longer
+// than maxInternedTopicLen are never interned, and the cache stops taking
+// topics once it holds TopicCacheBytes (each topic counted as its name
+// twice, for Name and Event, plus topicOverhead). Topics not interned are
+// made per message and live as long as their message; handOver counts
+// them in the read-ahead.
+const (
+	maxInternedTopicLen = 256
+	TopicCacheBytes     = 32 << 10
+	topicOverhead       = 128 // the Topic, its boxed name and its map entry
+	maxInternedTopics   = TopicCacheBytes / topicOverhead
+)
+
+// topicCost is what a topic of n bytes costs held once: Name, Event
+// ("message." + Name) and the structures around them.
+func topicCost(n int) int { return 2*n + len("message.") + topicOverhead }
 
 type topicCache struct {
 	byName map[string]*Topic
+	bytes  int    // topicCost of every topic in byName
 	last   *Topic // streams tend to repeat one topic: checked before the map
 }
 
-func (tc *topicCache) intern(b []byte) *Topic {
+// intern returns the Topic for b and whether it is a fresh one that the
+// cache does not keep (so the message holding it must account for it).
+func (tc *topicCache) intern(b []byte) (t *Topic, uncached bool) {
 	if tc.last != nil && tc.last.Name == string(b) {
-		return tc.last
+		return tc.last, false
 	}
 	t, ok := tc.byName[string(b)]
-	if !ok {
-		name := string(b)
-		t = &Topic{Name: name, Boxed: name, Event: "message." + name}
-		if tc.byName == nil {
-			tc.byName = make(map[string]*Topic)
-		}
-		if len(tc.byName) < maxInternedTopics {
-			tc.byName[name] = t
-		}
+	if ok {
+		tc.last = t
+		return t, false
 	}
+	name := string(b)
+	t = &Topic{Name: name, Boxed: name, Event: "message." + name}
+	cost := topicCost(len(name))
+	if len(name) > maxInternedTopicLen || tc.bytes+cost > TopicCacheBytes || len(tc.byName) >= maxInternedTopics {
+		return t, true
+	}
+	if tc.byName == nil {
+		tc.byName = make(map[string]*Topic)
+	}
+	tc.byName[name] = t
+	tc.bytes += cost
 	tc.last = t
-	return t
+	return t, false
 }

@@ -1,0 +1,125 @@
+package security
+
+import (
+	"net"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/socketipc/socketipc/client"
+	"github.com/socketipc/socketipc/internal/conn"
+	"github.com/socketipc/socketipc/internal/eventlog"
+	"github.com/socketipc/socketipc/internal/leakcheck"
+	"github.com/socketipc/socketipc/server"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// heapAfterGC is the live heap once garbage is collected.
+func heapAfterGC() int64 {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc)
+}
+
+// waitCount waits until n reaches want.
+func waitCount(t *testing.T, n *atomic.Int64, want int64, what string) {
+	t.Helper()
+	deadline := time.Now().Add(eventlog.Timeout)
+	for n.Load() < want {
+		require.True(t, time.Now().Before(deadline), "%s: %d of %d", what, n.Load(), want)
+		time.Sleep(time.Millisecond) // polling a counter the listener bumps
+	}
+}
+
+// distinctTopicFrames writes n frames, each with its own topic of size
+// bytes, and returns once they are written.
+func distinctTopicFrames(t *testing.T, nc net.Conn, n, size int) {
+	t.Helper()
+	for i := range n {
+		topic := strings.Repeat(string(rune('a'+i%26)), size-8) + strings.Repeat("0", 8-len(itoa(i))) + itoa(i)
+		_, err := nc.Write([]byte(`{"topic":"` + topic + `","message":1}` + "\x00\x00"))
+		require.NoError(t, err)
+	}
+}
+
+func itoa(i int) string {
+	if i == 0 {
+		return "0"
+	}
+	var b []byte
+	for ; i > 0; i /= 10 {
+		b = append([]byte{byte('0' + i%10)}, b...)
+	}
+	return string(b)
+}
+
+// Finding 1 of issue 8: a peer sending frames with distinct huge topics
+// made its connection's topic cache pin each topic twice (200 topics of
+// 1 MiB pinned 405 MiB). The cache is now bounded by bytes
+// (conn.TopicCacheBytes, topics over 256 bytes never kept): once every
+// frame is delivered, an idle connection holds no more than that.
+func TestTopicCacheIsBoundedServer(t *testing.T) {
+	leakcheck.Check(t)
+	const n, size = 64, 1 << 20
+	srv, log := startPlain(t, server.Options{})
+	var got atomic.Int64
+	srv.On("message", func() { got.Add(1) })
+	nc, _ := dial(t, srv, log)
+	before := heapAfterGC()
+	distinctTopicFrames(t, nc, n, size)
+	waitCount(t, &got, n, "messages delivered")
+	grew := heapAfterGC() - before
+	t.Logf("after %d frames with distinct %d-byte topics, the heap grew by %d KiB", n, size, grew>>10)
+	// Before the fix: 2*n*size = 128 MiB. Now: at most the cache plus slack.
+	assert.Less(t, grew, int64(conn.TopicCacheBytes+4*mib), "heap pinned by an idle connection")
+	assert.Len(t, srv.ClientIDs(), 1, "the connection is still open")
+}
+
+// The same from a hostile server to a client (the cache is shared code).
+func TestTopicCacheIsBoundedClient(t *testing.T) {
+	leakcheck.Check(t)
+	const n, size = 64, 1 << 20
+	path := filepath.Join(sharedDir(t, -1), "s.sock")
+	ln, err := net.Listen("unix", path)
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	cli, err := client.New(client.Options{SocketFile: path})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = cli.Close() })
+	var got atomic.Int64
+	cli.On("message", func() { got.Add(1) })
+	require.NoError(t, cli.Connect())
+	nc, err := ln.Accept()
+	require.NoError(t, err)
+	t.Cleanup(func() { nc.Close() })
+	before := heapAfterGC()
+	distinctTopicFrames(t, nc, n, size)
+	waitCount(t, &got, n, "messages delivered")
+	grew := heapAfterGC() - before
+	t.Logf("after %d frames with distinct %d-byte topics, the client's heap grew by %d KiB", n, size, grew>>10)
+	assert.Less(t, grew, int64(conn.TopicCacheBytes+4*mib))
+}
+
+// Many distinct short topics: the cache stops at conn.TopicCacheBytes
+// rather than at a count, so 20,000 distinct 200-byte topics leave about
+// that much held.
+func TestTopicCacheShortTopics(t *testing.T) {
+	leakcheck.Check(t)
+	const n, size = 20000, 200
+	srv, log := startPlain(t, server.Options{})
+	var got atomic.Int64
+	srv.On("message", func() { got.Add(1) })
+	nc, _ := dial(t, srv, log)
+	before := heapAfterGC()
+	distinctTopicFrames(t, nc, n, size)
+	waitCount(t, &got, n, "messages delivered")
+	grew := heapAfterGC() - before
+	t.Logf("after %d frames with distinct %d-byte topics, the heap grew by %d KiB", n, size, grew>>10)
+	assert.Less(t, grew, int64(2*conn.TopicCacheBytes+mib))
+}
