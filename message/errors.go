@@ -1,8 +1,12 @@
 package message
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 )
 
 // Sentinel errors, matched with errors.Is.
@@ -59,27 +63,89 @@ func (e *EncodeError) Error() string {
 func (e *EncodeError) Unwrap() error { return e.Err }
 
 // DecodeError says an incoming frame, or its payload, could not be decoded.
-// Raw holds the frame's bytes (for a frame over the size limit, only its first
-// bytes: see MaxRawInError); ClientID is the sender's id on a server.
+// Raw quotes the frame: all of it when it is at most MaxRawInError bytes,
+// else its first MaxRawInError bytes; Size is the frame's full length (for
+// a frame over the size limit or cut off by the end of the stream, the
+// bytes received). ClientID is the sender's id on a server. An error holds
+// at most about MaxRawInError bytes of what the peer sent, and its text
+// at most about 512 bytes, however large the frame.
 type DecodeError struct {
 	Raw      []byte
+	Size     int
 	ClientID string
 	Err      error
 }
 
-// MaxRawInError bounds how many bytes of an oversized frame a DecodeError keeps.
+// MaxRawInError bounds how many bytes of a frame a DecodeError keeps.
 const MaxRawInError = 1024
+
+// Bounds on the text of a DecodeError: how much of the frame it quotes and
+// how much of its cause's text it shows.
+const (
+	quotedInText   = 64
+	maxCauseInText = 256
+)
+
+// NewDecodeError returns the DecodeError for frame and its cause err:
+// Raw is a copy of at most MaxRawInError bytes of frame, Size its length,
+// and the peer's bytes that err's known types carry (the literal of a
+// number out of range, say) are cut to that bound too, so the error never
+// keeps the frame alive nor grows with it.
+func NewDecodeError(frame []byte, clientID string, err error) *DecodeError {
+	return &DecodeError{
+		Raw:      bytes.Clone(frame[:min(len(frame), MaxRawInError)]),
+		Size:     len(frame),
+		ClientID: clientID,
+		Err:      clipCause(err),
+	}
+}
+
+// clipCause shortens, in place, the copies of peer input that the
+// decoding errors of the standard library carry; err is fresh from a
+// decoder, so nobody else holds it.
+func clipCause(err error) error {
+	if err == nil {
+		return nil
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		te.Value = clipString(te.Value)
+		te.Field = clipString(te.Field)
+	}
+	var ne *strconv.NumError
+	if errors.As(err, &ne) {
+		ne.Num = clipString(ne.Num)
+	}
+	return err
+}
+
+func clipString(s string) string {
+	if len(s) <= MaxRawInError {
+		return s
+	}
+	return strings.Clone(s[:MaxRawInError]) + "..."
+}
 
 func (e *DecodeError) Error() string {
 	raw := e.Raw
 	suffix := ""
-	if len(raw) > 64 {
-		raw, suffix = raw[:64], "..."
+	if len(raw) > quotedInText {
+		raw, suffix = raw[:quotedInText], "..."
+	}
+	if e.Size > len(raw) {
+		suffix += fmt.Sprintf(" (%d bytes)", e.Size)
+	}
+	cause := "<nil>"
+	if e.Err != nil {
+		cause = e.Err.Error()
+	}
+	if len(cause) > maxCauseInText {
+		cause = fmt.Sprintf("%s... (%d bytes)", cause[:maxCauseInText], len(cause))
 	}
 	if e.ClientID != "" {
-		return fmt.Sprintf("socketipc: decode frame %q%s from client %s: %v", raw, suffix, e.ClientID, e.Err)
+		return fmt.Sprintf("socketipc: decode frame %q%s from client %s: %s", raw, suffix, e.ClientID, cause)
 	}
-	return fmt.Sprintf("socketipc: decode frame %q%s: %v", raw, suffix, e.Err)
+	return fmt.Sprintf("socketipc: decode frame %q%s: %s", raw, suffix, cause)
 }
 
 func (e *DecodeError) Unwrap() error { return e.Err }

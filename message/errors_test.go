@@ -116,3 +116,30 @@ func TestDecodeErrorChain(t *testing.T) {
 		t.Errorf("%v", rerr)
 	}
 }
+
+// NewDecodeError quotes a large frame in part, with its size, and keeps
+// the cause's copy of the peer's bytes and its text short.
+func TestNewDecodeErrorIsBounded(t *testing.T) {
+	big := `{"topic":"t","message":` + strings.Repeat("9", 1<<20) + `}`
+	var v any
+	cause := JSON.Unmarshal([]byte(strings.Repeat("9", 1<<20)), &v)
+	if cause == nil {
+		t.Fatal("a 1 MB number decoded")
+	}
+	de := NewDecodeError([]byte(big), "c1", cause)
+	if len(de.Raw) != MaxRawInError || string(de.Raw) != big[:MaxRawInError] || de.Size != len(big) {
+		t.Errorf("Raw %d bytes, Size %d", len(de.Raw), de.Size)
+	}
+	text := de.Error()
+	if len(text) > 512 || !strings.Contains(text, fmt.Sprintf(`"... (%d bytes) from client c1: `, len(big))) {
+		t.Errorf("text (%d bytes) %.300q", len(text), text)
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(de, &te) && len(te.Value) > MaxRawInError+len("...") {
+		t.Errorf("the cause keeps %d bytes of the number", len(te.Value))
+	}
+	small := NewDecodeError([]byte(`{"topic":1}`), "", ErrNoTopic)
+	if want := `socketipc: decode frame "{\"topic\":1}": ` + ErrNoTopic.Error(); small.Error() != want || small.Size != 11 {
+		t.Errorf("%q, want %q", small.Error(), want)
+	}
+}

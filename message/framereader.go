@@ -81,7 +81,7 @@ func (fr *FrameReader) Next() ([][]byte, error) {
 			case fr.end-fr.start > fr.maxFrame && errors.Is(err, io.EOF):
 				err = fr.tooLarge(fr.end)
 			case fr.end > fr.start && errors.Is(err, io.EOF):
-				err = &DecodeError{Raw: fr.raw(fr.end), Err: fmt.Errorf("stream ended inside a frame: %w", io.ErrUnexpectedEOF)}
+				err = &DecodeError{Raw: fr.raw(fr.end), Size: fr.end - fr.start, Err: fmt.Errorf("stream ended inside a frame: %w", io.ErrUnexpectedEOF)}
 			}
 			fr.err = err
 			return frames, err
@@ -104,7 +104,7 @@ func (fr *FrameReader) raw(end int) []byte {
 }
 
 func (fr *FrameReader) tooLarge(end int) error {
-	return &DecodeError{Raw: fr.raw(end), Err: fmt.Errorf("%w: more than %d bytes without a delimiter", ErrFrameTooLarge, fr.maxFrame)}
+	return &DecodeError{Raw: fr.raw(end), Size: end - fr.start, Err: fmt.Errorf("%w: more than %d bytes without a delimiter", ErrFrameTooLarge, fr.maxFrame)}
 }
 
 // cut returns the complete frames in buf[start:end] and advances start past

@@ -1,6 +1,8 @@
 package security
 
 import (
+	"fmt"
+	"github.com/socketipc/socketipc/message"
 	"net"
 	"path/filepath"
 	"runtime"
@@ -122,4 +124,64 @@ func TestTopicCacheShortTopics(t *testing.T) {
 	grew := heapAfterGC() - before
 	t.Logf("after %d frames with distinct %d-byte topics, the heap grew by %d KiB", n, size, grew>>10)
 	assert.Less(t, grew, int64(2*conn.TopicCacheBytes+mib))
+}
+
+// Finding 8 of issue 8: a frame carrying a 1 MB number made a 1 MB error
+// text, and a DecodeError kept its whole frame (up to 16 MiB). Now an
+// error quotes at most message.MaxRawInError bytes of the frame, records
+// its full Size, and its text stays short; errors held by the application
+// hold about that much each.
+func TestDecodeErrorsAreBounded(t *testing.T) {
+	leakcheck.Check(t)
+	srv, log := startPlain(t, server.Options{})
+	srv.On("message.num", func(v any) { t.Errorf("decoded a 1 MB number as %T", v) })
+	srv.On("message.int", func(v int) { t.Errorf("decoded a 1 MB number as %d", v) })
+	nc, id := dial(t, srv, log)
+	const size = 1 << 20
+	frames := []string{
+		`{"topic":"num","message":` + strings.Repeat("9", size) + `}`,         // out of range for float64
+		`{"topic":"int","message":` + strings.Repeat("9", size) + `}`,         // and for int
+		`{"topic":"int","message":"` + strings.Repeat("s", size) + `"}`,       // a string for an int
+		`[` + strings.Repeat("1,", size/2) + `1]`,                             // not an object
+		`{"topic":"t","message":` + strings.Repeat("[", size) + `}`,           // not JSON
+		`{"topic":` + `"` + strings.Repeat("x", size) + `","message":1,"t":}`, // not JSON, late
+	}
+	for _, f := range frames {
+		_, err := nc.Write([]byte(f + "\x00\x00"))
+		require.NoError(t, err)
+	}
+	var kept []error
+	for i, f := range frames {
+		err := log.Wait(t, "error").Err()
+		var de *message.DecodeError
+		require.ErrorAs(t, err, &de, "frame %d", i)
+		assert.Equal(t, len(f), de.Size, "frame %d: Size", i)
+		assert.LessOrEqual(t, len(de.Raw), message.MaxRawInError, "frame %d: Raw", i)
+		assert.Equal(t, f[:len(de.Raw)], string(de.Raw), "frame %d: Raw is the frame's start", i)
+		assert.Less(t, len(err.Error()), 1024, "frame %d: error text %.200q...", i, err.Error())
+		assert.Contains(t, err.Error(), id)
+		assert.Contains(t, err.Error(), fmt.Sprintf("(%d bytes)", len(f)), "the text says the frame's size")
+		kept = append(kept, err)
+	}
+	// What the errors hold: write the frames again, many times, and keep
+	// every error; the heap grows by about MaxRawInError per error.
+	before := heapAfterGC()
+	const rounds = 10
+	for range rounds {
+		for _, f := range frames {
+			_, err := nc.Write([]byte(f + "\x00\x00"))
+			require.NoError(t, err)
+		}
+		for range frames {
+			kept = append(kept, log.Wait(t, "error").Err())
+		}
+	}
+	grew := heapAfterGC() - before
+	n := int64(rounds * len(frames))
+	t.Logf("%d errors from 1 MiB frames kept: the heap grew by %d KiB", n, grew>>10)
+	// Whole frames would be 60 MiB; the slack covers the reader's buffer,
+	// which may be released or grown between the two measures.
+	assert.Less(t, grew, n*4*message.MaxRawInError+8*mib, "bytes the errors keep")
+	runtime.KeepAlive(kept)
+	assert.Len(t, srv.ClientIDs(), 1, "framing intact: the connection stays open")
 }

@@ -1,7 +1,6 @@
 package conn
 
 import (
-	"bytes"
 	"unsafe"
 
 	"github.com/socketipc/socketipc/message"
@@ -52,10 +51,11 @@ func (m *Msg) DecodePayload(ptr any) error {
 	return nil
 }
 
-// decodeError copies the frame, so an error the application keeps does not
-// keep the whole read's buffer alive.
+// decodeError quotes at most message.MaxRawInError bytes of the frame, in
+// a copy, so an error the application keeps (or that waits in the event
+// queue) keeps neither the read's buffer nor a large frame alive.
 func (m *Msg) decodeError(err error) error {
-	return &message.DecodeError{Raw: bytes.Clone(m.Frame), ClientID: m.conn.cfg.ClientID, Err: err}
+	return message.NewDecodeError(m.Frame, m.conn.cfg.ClientID, err)
 }
 
 // msgSize is what one Msg costs in a batch, for the read-ahead bound.
