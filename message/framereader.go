@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 )
 
 // DefaultMaxFrameSize is the default limit on an incoming frame, delimiter not counted.
@@ -17,25 +18,75 @@ const readChunk = 64 << 10
 // than maxFrame + len(delimiter) + one read (64 KiB): a frame that grows past
 // the limit is reported as soon as that is certain, without waiting for its
 // delimiter. A FrameReader is not safe for concurrent use.
+//
+// Read buffers come from a pool shared by every FrameReader. When its reader
+// can wait for input (see NewFrameReader), and whenever Release is called, a
+// FrameReader gives its buffer back and keeps only the bytes of an
+// incomplete frame, so an idle stream holds no read buffer.
 type FrameReader struct {
 	r        io.Reader
+	waiter   readableWaiter // r, when it can wait for input without a buffer
 	delim    []byte
 	maxFrame int
 	buf      []byte // buf[start:end] holds bytes not yet returned
 	start    int
 	end      int
-	scanned  int // bytes after start already known to hold no delimiter start
+	scanned  int  // bytes after start already known to hold no delimiter start
+	lastFull bool // the last read filled the space offered: more is likely waiting
 	frames   [][]byte
 	err      error // sticky: once set, every Next returns it
 }
 
+// readableWaiter is a reader that can block until a Read would not.
+type readableWaiter interface {
+	WaitReadable() error
+}
+
 // NewFrameReader reads frames ended by f's delimiter from r. maxFrame <= 0
 // means DefaultMaxFrameSize.
+//
+// If r has a method WaitReadable() error, which blocks until a Read would
+// not block (input, end of stream or an error is there) and fails as a
+// Read would, the FrameReader calls it before reading whenever the stream
+// seems idle, having given its read buffer back first.
 func NewFrameReader(r io.Reader, f Framing, maxFrame int) *FrameReader {
 	if maxFrame <= 0 {
 		maxFrame = DefaultMaxFrameSize
 	}
-	return &FrameReader{r: r, delim: []byte(f.Delimiter()), maxFrame: maxFrame}
+	w, _ := r.(readableWaiter)
+	return &FrameReader{r: r, waiter: w, delim: []byte(f.Delimiter()), maxFrame: maxFrame}
+}
+
+// readBuffers holds read buffers of readChunk bytes between uses.
+var readBuffers = sync.Pool{New: func() any { return new([readChunk]byte) }}
+
+// keepPending: a partial frame up to this long is moved out of the read
+// buffer when the buffer is given back; a longer one keeps its buffer.
+const keepPending = readChunk / 2
+
+// Release gives the read buffer back to the pool, keeping only the bytes
+// of an incomplete frame (in a buffer of their size, when they are few).
+// The frames returned by the last Next are no longer valid. The next Next
+// takes a buffer again.
+func (fr *FrameReader) Release() {
+	pending := fr.end - fr.start
+	if pending > keepPending || fr.buf == nil {
+		return
+	}
+	var rest []byte
+	if pending > 0 {
+		rest = bytes.Clone(fr.buf[fr.start:fr.end])
+	}
+	fr.dropBuffer()
+	fr.buf, fr.start, fr.end = rest, 0, pending
+}
+
+// dropBuffer forgets buf, putting it back in the pool if it came from there.
+func (fr *FrameReader) dropBuffer() {
+	if len(fr.buf) == readChunk && cap(fr.buf) == readChunk {
+		readBuffers.Put((*[readChunk]byte)(fr.buf))
+	}
+	fr.buf = nil
 }
 
 // maxEmptyReads is how many reads in a row may return no bytes and no
@@ -66,13 +117,23 @@ func (fr *FrameReader) Next() ([][]byte, error) {
 			fr.err = err
 			return frames, err
 		}
-		fr.makeRoom()
-		n, err := fr.r.Read(fr.buf[fr.end:])
-		if n < 0 || n > len(fr.buf)-fr.end {
-			fr.err = errors.New("message: FrameReader: invalid Read count")
-			return nil, fr.err
+		var n int
+		if fr.waiter != nil && !fr.lastFull {
+			// Likely idle: hold no buffer while waiting for input.
+			fr.Release()
+			err = fr.waiter.WaitReadable()
 		}
-		fr.end += n
+		if err == nil {
+			fr.makeRoom()
+			space := len(fr.buf) - fr.end
+			n, err = fr.r.Read(fr.buf[fr.end:])
+			if n < 0 || n > space {
+				fr.err = errors.New("message: FrameReader: invalid Read count")
+				return nil, fr.err
+			}
+			fr.end += n
+			fr.lastFull = n == space
+		}
 		if err != nil {
 			frames, cerr := fr.cut()
 			switch {
@@ -147,13 +208,20 @@ func (fr *FrameReader) makeRoom() {
 	}
 	pending := fr.end - fr.start
 	need := pending + readChunk
-	if need <= len(fr.buf) {
+	switch {
+	case need <= len(fr.buf):
 		copy(fr.buf, fr.buf[fr.start:fr.end])
-	} else {
+	case pending <= keepPending:
+		nb := readBuffers.Get().(*[readChunk]byte)[:]
+		copy(nb, fr.buf[fr.start:fr.end])
+		fr.dropBuffer()
+		fr.buf = nb
+	default:
 		// pending <= maxFrame+len(delim)-1 here (cut checked it), so the
 		// buffer never exceeds maxFrame + len(delim) + readChunk.
 		nb := make([]byte, min(max(need, 2*len(fr.buf)), fr.maxFrame+len(fr.delim)+readChunk))
 		copy(nb, fr.buf[fr.start:fr.end])
+		fr.dropBuffer()
 		fr.buf = nb
 	}
 	fr.start, fr.end = 0, pending

@@ -238,3 +238,45 @@ func TestFrameReaderBuffered(t *testing.T) {
 		t.Fatalf("%q %v %d", frames, err, fr.Buffered())
 	}
 }
+
+// waitingPieces is pieces with WaitReadable, which records what the
+// FrameReader holds while it waits.
+type waitingPieces struct {
+	pieces
+	fr   *FrameReader
+	held []int // len(fr.buf) at each wait
+}
+
+func (w *waitingPieces) WaitReadable() error {
+	w.held = append(w.held, len(w.fr.buf))
+	return nil
+}
+
+// A FrameReader whose reader can wait holds, while it waits, no read
+// buffer: only the bytes of an incomplete frame, in a slice of their size.
+// Release does the same between reads.
+func TestFrameReaderReleasesItsBufferWhileWaiting(t *testing.T) {
+	w := &waitingPieces{pieces: pieces{[][]byte{[]byte("ab\x00\x00cd"), []byte("e\x00\x00"), []byte("fgh")}}}
+	w.fr = NewFrameReader(w, NulFraming, 0)
+	got, err := readAll(t, w.fr)
+	if err == nil || !errors.Is(err, io.ErrUnexpectedEOF) || strings.Join(got, "|") != "ab|cde" {
+		t.Fatalf("%q, %v", got, err)
+	}
+	// Waits: before the first read (nothing), after "ab..cd" (holding "cd"),
+	// after "e.." (nothing), after "fgh" (holding it).
+	if want := []int{0, 2, 0, 3}; fmt.Sprint(w.held) != fmt.Sprint(want) {
+		t.Errorf("held %v while waiting, want %v", w.held, want)
+	}
+
+	fr := NewFrameReader(strings.NewReader("xy\x00\x00z"), NulFraming, 0)
+	if frames, err := fr.Next(); err != nil || len(frames) != 1 {
+		t.Fatalf("%q %v", frames, err)
+	}
+	fr.Release()
+	if len(fr.buf) != 1 || fr.Buffered() != 1 {
+		t.Errorf("after Release: buffer of %d bytes, %d buffered", len(fr.buf), fr.Buffered())
+	}
+	if _, err := fr.Next(); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("%v", err)
+	}
+}

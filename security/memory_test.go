@@ -29,6 +29,12 @@ func heapAfterGC() int64 {
 	return int64(ms.HeapAlloc)
 }
 
+func stackInuse() uint64 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.StackInuse
+}
+
 // waitCount waits until n reaches want.
 func waitCount(t *testing.T, n *atomic.Int64, want int64, what string) {
 	t.Helper()
@@ -184,4 +190,63 @@ func TestDecodeErrorsAreBounded(t *testing.T) {
 	assert.Less(t, grew, n*4*message.MaxRawInError+8*mib, "bytes the errors keep")
 	runtime.KeepAlive(kept)
 	assert.Len(t, srv.ClientIDs(), 1, "framing intact: the connection stays open")
+}
+
+// idleConns is how many connections TestIdleConnectionsMemory opens: the
+// figure of the issue (each takes two descriptors in this process).
+const idleConns = 5000
+
+// Finding 7 of issue 8: 5,000 idle connections cost 66 KiB of heap each,
+// the 64 KiB read buffer kept after the first read. Now a connection gives
+// its read buffer back while the peer is quiet, and its send chunk once
+// its queue is empty: each connection that has sent and received a
+// message, then gone quiet, costs at most 8 KiB of heap (the kernel's
+// socket buffers are not counted: they are not the process's).
+func TestIdleConnectionsMemory(t *testing.T) {
+	leakcheck.Check(t)
+	srv, log := startPlain(t, server.Options{})
+	var got atomic.Int64
+	srv.On("message.hi", func(_ any, id string) {
+		got.Add(1)
+		assert.NoError(t, srv.Send("hello", "x", id))
+	})
+	// Warm up: one connection that comes and goes starts everything lazy.
+	nc, _ := dial(t, srv, log)
+	nc.Close()
+	log.Wait(t, "connectionClose")
+
+	before, stacks := heapAfterGC(), stackInuse()
+	goroutines := runtime.NumGoroutine()
+	peers := make([]net.Conn, idleConns)
+	for i := range peers {
+		nc, err := net.Dial("unix", srv.SocketFile())
+		require.NoError(t, err)
+		peers[i] = nc
+		_, err = nc.Write([]byte(`{"topic":"hi","message":1}` + "\x00\x00"))
+		require.NoError(t, err)
+	}
+	t.Cleanup(func() {
+		for _, nc := range peers {
+			nc.Close()
+		}
+	})
+	waitCount(t, &got, idleConns, "messages delivered")
+	// Every reply is read, so the server's queues are empty.
+	buf := make([]byte, 64)
+	for _, nc := range peers {
+		require.NoError(t, nc.SetReadDeadline(time.Now().Add(eventlog.Timeout)))
+		n, err := nc.Read(buf)
+		require.NoError(t, err)
+		require.Equal(t, `{"topic":"hello","message":"x"}`+"\x00\x00", string(buf[:n]))
+	}
+	grew := heapAfterGC() - before
+	// Our side of each connection (a net.UnixConn) is counted too.
+	per := grew / idleConns
+	extra := runtime.NumGoroutine() - goroutines
+	stacksGrew := int64(stackInuse()) - int64(stacks)
+	t.Logf("%d idle connections: heap +%d KiB, %d bytes each (our side included); %d goroutines (%.1f each), their stacks %d bytes each",
+		idleConns, grew>>10, per, extra, float64(extra)/idleConns, stacksGrew/idleConns)
+	assert.LessOrEqual(t, per, int64(8<<10), "heap per idle connection")
+	assert.Len(t, srv.ClientIDs(), idleConns)
+	assert.Zero(t, log.Count("error"))
 }

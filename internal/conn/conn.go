@@ -372,7 +372,12 @@ func (c *Conn) report(err error) {
 func (c *Conn) readLoop() {
 	defer close(c.readerDone)
 	c.readerID = loop.GoroutineID()
-	fr := message.NewFrameReader(c.nc, c.cfg.Framing, c.cfg.MaxFrameSize)
+	var src io.Reader = c.nc
+	if c.raw != nil {
+		src = socketReader{nc: c.nc, raw: c.raw}
+	}
+	fr := message.NewFrameReader(src, c.cfg.Framing, c.cfg.MaxFrameSize)
+	defer fr.Release()
 	for {
 		frames, err := fr.Next()
 		if len(frames) > 0 {
@@ -381,6 +386,9 @@ func (c *Conn) readLoop() {
 		if err != nil {
 			c.readFailed(err)
 			return
+		}
+		if c.inflight.Load() > int64(c.cfg.ReadAhead) {
+			fr.Release() // paused: hold no read buffer meanwhile
 		}
 		for c.inflight.Load() > int64(c.cfg.ReadAhead) {
 			// While closing, the loop may be the one waiting for us (Close
@@ -502,6 +510,9 @@ func (c *Conn) writeLoop() {
 		c.mu.Lock()
 		c.writing = false
 		c.spareSegs = segs[:0]
+		if c.queue.empty() {
+			c.queue.releaseChunk()
+		}
 		c.queued -= size
 		if err != nil {
 			c.unsent += size - int(written)

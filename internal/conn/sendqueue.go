@@ -37,7 +37,7 @@ func (q *sendQueue) copyIn(frame []byte) {
 		return
 	}
 	if cap(q.chunk)-len(q.chunk) < len(frame) {
-		q.chunk = make([]byte, 0, chunkSize)
+		q.chunk = chunks.Get().(*[chunkSize]byte)[:0]
 		q.open = false
 	}
 	start := len(q.chunk)
@@ -83,6 +83,19 @@ func (q *sendQueue) take(spare [][]byte) (segs [][]byte, n int) {
 	segs, n = q.segs, q.bytes
 	q.segs, q.bytes, q.open = spare[:0], 0, false
 	return segs, n
+}
+
+// chunks holds chunks no queue is using.
+var chunks = sync.Pool{New: func() any { return new([chunkSize]byte) }}
+
+// releaseChunk gives the chunk back once nothing refers to it: the queue
+// is empty and no write is under way (the caller knows), so an idle
+// connection holds no chunk.
+func (q *sendQueue) releaseChunk() {
+	if cap(q.chunk) == chunkSize {
+		chunks.Put((*[chunkSize]byte)(q.chunk[:chunkSize]))
+	}
+	q.chunk, q.open = nil, false
 }
 
 // drop forgets everything queued.
