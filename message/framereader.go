@@ -31,8 +31,7 @@ type FrameReader struct {
 	buf      []byte // buf[start:end] holds bytes not yet returned
 	start    int
 	end      int
-	scanned  int  // bytes after start already known to hold no delimiter start
-	lastFull bool // the last read filled the space offered: more is likely waiting
+	scanned  int // bytes after start already known to hold no delimiter start
 	frames   [][]byte
 	err      error // sticky: once set, every Next returns it
 }
@@ -60,6 +59,9 @@ func NewFrameReader(r io.Reader, f Framing, maxFrame int) *FrameReader {
 // readBuffers holds read buffers of readChunk bytes between uses.
 var readBuffers = sync.Pool{New: func() any { return new([readChunk]byte) }}
 
+// frameLists holds the frame lists of FrameReaders that gave theirs back.
+var frameLists = sync.Pool{New: func() any { return new([][]byte) }}
+
 // keepPending: a partial frame up to this long is moved out of the read
 // buffer when the buffer is given back; a longer one keeps its buffer.
 const keepPending = readChunk / 2
@@ -69,6 +71,12 @@ const keepPending = readChunk / 2
 // The frames returned by the last Next are no longer valid. The next Next
 // takes a buffer again.
 func (fr *FrameReader) Release() {
+	if fr.frames != nil {
+		clear(fr.frames)
+		l := fr.frames[:0]
+		frameLists.Put(&l)
+		fr.frames = nil
+	}
 	pending := fr.end - fr.start
 	if pending > keepPending || fr.buf == nil {
 		return
@@ -89,6 +97,11 @@ func (fr *FrameReader) dropBuffer() {
 	fr.buf = nil
 }
 
+// maxFramesPerNext caps the frames one Next returns, so what a caller holds
+// per call stays bounded even for a read full of tiny frames; the rest are
+// returned by the following calls, without reading.
+const maxFramesPerNext = 4096
+
 // maxEmptyReads is how many reads in a row may return no bytes and no
 // error before Next gives up with io.ErrNoProgress.
 const maxEmptyReads = 100
@@ -97,8 +110,8 @@ const maxEmptyReads = 100
 // one big frame does not pin its memory for the life of the connection.
 const keepBuffer = 1 << 20
 
-// Next reads until at least one frame is complete and returns every complete
-// frame then buffered, in order. The frames (and the slice holding them) are
+// Next reads until at least one frame is complete and returns the complete
+// frames then buffered (up to 4,096 of them), in order. The frames (and the slice holding them) are
 // valid until the next call.
 //
 // With frames it may also return an error, which ends the stream (every
@@ -118,8 +131,8 @@ func (fr *FrameReader) Next() ([][]byte, error) {
 			return frames, err
 		}
 		var n int
-		if fr.waiter != nil && !fr.lastFull {
-			// Likely idle: hold no buffer while waiting for input.
+		if fr.waiter != nil {
+			// Hold no buffer while waiting for input.
 			fr.Release()
 			err = fr.waiter.WaitReadable()
 		}
@@ -132,7 +145,6 @@ func (fr *FrameReader) Next() ([][]byte, error) {
 				return nil, fr.err
 			}
 			fr.end += n
-			fr.lastFull = n == space
 		}
 		if err != nil {
 			frames, cerr := fr.cut()
@@ -171,8 +183,11 @@ func (fr *FrameReader) tooLarge(end int) error {
 // cut returns the complete frames in buf[start:end] and advances start past
 // them. Its error says the pending frame is already longer than the limit.
 func (fr *FrameReader) cut() ([][]byte, error) {
+	if fr.frames == nil {
+		fr.frames = *frameLists.Get().(*[][]byte)
+	}
 	fr.frames = fr.frames[:0]
-	for {
+	for len(fr.frames) < maxFramesPerNext {
 		from := fr.start + fr.scanned
 		i := bytes.Index(fr.buf[from:fr.end], fr.delim)
 		if i < 0 {
@@ -192,6 +207,7 @@ func (fr *FrameReader) cut() ([][]byte, error) {
 		fr.start = frameEnd + len(fr.delim)
 		fr.scanned = 0
 	}
+	return fr.frames, nil
 }
 
 // makeRoom ensures buf has free space after end, moving or growing it.

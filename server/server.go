@@ -37,6 +37,7 @@ const (
 	DefaultMaxFrameSize  = message.DefaultMaxFrameSize // 16 MiB
 	DefaultMaxQueueBytes = conn.DefaultMaxQueueBytes   // 64 MiB per connection
 	DefaultFlushTimeout  = conn.DefaultFlushTimeout    // 5 s
+	DefaultMaxReadAhead  = conn.DefaultMaxReadAhead    // 8 MiB, all connections together
 )
 
 var (
@@ -48,6 +49,12 @@ var (
 	ErrServerClosed = errors.New("socketipc: server closed")
 	// ErrPeerRefused: Options.AllowPeer refused a connection.
 	ErrPeerRefused = errors.New("socketipc: connection refused by AllowPeer")
+	// ErrTooManyConnections: a connection came while MaxConnections
+	// clients were connected; it was closed at once.
+	ErrTooManyConnections = errors.New("socketipc: too many connections")
+	// ErrIdleTimeout: a client sent nothing for Options.IdleTimeout; its
+	// connection was closed.
+	ErrIdleTimeout = conn.ErrIdleTimeout
 )
 
 // Options configure a Server. Only SocketFile is required; every zero field
@@ -77,6 +84,25 @@ type Options struct {
 	// FlushTimeout bounds how long Close waits for each connection to write
 	// what was queued and for the peer to end its side. Zero: 5 s.
 	FlushTimeout time.Duration
+	// MaxReadAhead bounds the bytes read from all clients together that
+	// listeners have not yet consumed (frames and what carries them). Once
+	// it is reached, no connection is read further until listeners catch
+	// up (each connection also stops at 1 MiB of its own), so the clients'
+	// writes wait in the kernel and nothing is lost. Zero: 8 MiB. See
+	// docs/SECURITY.md for how it enters the memory bound.
+	MaxReadAhead int
+	// MaxConnections, when positive, limits how many clients may be
+	// connected at once: a connection beyond it is closed as soon as it is
+	// accepted and an error matching ErrTooManyConnections is emitted.
+	// Zero: no limit.
+	MaxConnections int
+	// IdleTimeout, when positive, closes a client's connection once the
+	// client has sent nothing for that long (what the server sends does not
+	// count; clients that only listen should send something now and then),
+	// and emits an error matching ErrIdleTimeout with its id. The
+	// connection closes gracefully: what was queued for it is written
+	// first. Zero: no timeout.
+	IdleTimeout time.Duration
 	// AllowPeer, when set, is asked about each new connection with the
 	// peer's credentials; an error refuses the connection (it is closed at
 	// once and the error, wrapped with ErrPeerRefused, emitted). It runs on
@@ -106,6 +132,7 @@ type Server struct {
 	conns        sync.WaitGroup
 	broadcasts   conn.SharedFrames // each broadcast frame, stored once for every queue
 	inline       conn.InlineGate
+	readBudget   *conn.ReadBudget // shared by every connection
 }
 
 // New checks the options and returns a Server that is not yet listening.
@@ -120,12 +147,13 @@ func New(opts Options) (*Server, error) {
 		opts.FlushTimeout = DefaultFlushTimeout
 	}
 	return &Server{
-		Emitter:   emitter.New(emitter.Options{Logger: opts.Logger}),
-		opts:      opts,
-		loop:      loop.New(),
-		clients:   make(map[string]*conn.Conn),
-		closing:   make(chan struct{}),
-		closeDone: make(chan struct{}),
+		Emitter:    emitter.New(emitter.Options{Logger: opts.Logger}),
+		opts:       opts,
+		loop:       loop.New(),
+		clients:    make(map[string]*conn.Conn),
+		closing:    make(chan struct{}),
+		closeDone:  make(chan struct{}),
+		readBudget: conn.NewReadBudget(opts.MaxReadAhead),
 	}, nil
 }
 
@@ -221,6 +249,8 @@ func (s *Server) admit(nc *net.UnixConn) {
 		MaxFrameSize:  s.opts.MaxFrameSize,
 		MaxQueueBytes: s.opts.MaxQueueBytes,
 		FlushTimeout:  s.opts.FlushTimeout,
+		ReadBudget:    s.readBudget,
+		IdleTimeout:   s.opts.IdleTimeout,
 		Loop:          s.loop,
 		Inline:        &s.inline,
 		OnMessages:    func(_ *conn.Conn, msgs []conn.Msg) { s.deliver(msgs, boxedID) },
@@ -250,6 +280,12 @@ func (s *Server) admit(nc *net.UnixConn) {
 	if s.closed {
 		s.mu.Unlock()
 		nc.Close()
+		return
+	}
+	if limit := s.opts.MaxConnections; limit > 0 && len(s.clients) >= limit {
+		s.mu.Unlock()
+		nc.Close()
+		s.emit("error", fmt.Errorf("%w: %d clients connected (MaxConnections); one more was closed at once", ErrTooManyConnections, limit))
 		return
 	}
 	s.clients[id] = c

@@ -45,8 +45,14 @@ type Config struct {
 	MaxFrameSize  int
 	MaxQueueBytes int
 	ReadAhead     int // bytes read but not yet delivered before the reader pauses
-	FlushTimeout  time.Duration
-	Loop          *loop.Loop
+	// ReadBudget, when set, is shared by all the connections of one owner:
+	// it bounds what they have read ahead together.
+	ReadBudget *ReadBudget
+	// IdleTimeout, when positive, closes the connection (reporting
+	// ErrIdleTimeout) once the peer has sent nothing for that long.
+	IdleTimeout  time.Duration
+	FlushTimeout time.Duration
+	Loop         *loop.Loop
 	// Inline is shared by all the connections of one Server or Client; nil
 	// means this connection decides alone (see InlineGate).
 	Inline *InlineGate
@@ -95,7 +101,12 @@ type Conn struct {
 	done        chan struct{}
 	topics      topicCache
 	readerID    uint64 // the reader's goroutine id, for Loop.Deliver
+	reserved    int64  // the reader's share of ReadBudget, taken before a read
+	budgetWait  budgetWaiter
 }
+
+// ErrIdleTimeout: the peer sent nothing for the idle timeout.
+var ErrIdleTimeout = errors.New("socketipc: connection idle for too long")
 
 // New prepares a connection over nc; Run starts it. In between, the owner
 // can inspect it (PeerCred) and announce it before any message arrives.
@@ -125,6 +136,7 @@ func New(nc *net.UnixConn, cfg Config) *Conn {
 		closingCh:  make(chan struct{}),
 		done:       make(chan struct{}),
 	}
+	c.budgetWait.granted = make(chan struct{}, 1)
 	c.cred, c.credErr = peerCred(nc)
 	c.raw, _ = nc.SyscallConn()
 	return c
@@ -374,14 +386,27 @@ func (c *Conn) readLoop() {
 	c.readerID = loop.GoroutineID()
 	var src io.Reader = c.nc
 	if c.raw != nil {
-		src = socketReader{nc: c.nc, raw: c.raw}
+		src = socketReader{c}
 	}
 	fr := message.NewFrameReader(src, c.cfg.Framing, c.cfg.MaxFrameSize)
 	defer fr.Release()
+	defer c.unreserve()
 	for {
+		if fr.Buffered() > 0 {
+			// Next may return frames already buffered, without reading
+			// (so without WaitReadable, which takes the reservation):
+			// reserve here, holding no read buffer if we must wait.
+			if c.reserve(fr.Release) != nil {
+				return
+			}
+		}
+		c.armIdleTimer()
 		frames, err := fr.Next()
 		if len(frames) > 0 {
 			c.handOver(frames)
+		}
+		if errors.Is(err, errStopped) {
+			return // closing: as below, stop reading rather than wait
 		}
 		if err != nil {
 			c.readFailed(err)
@@ -404,9 +429,25 @@ func (c *Conn) readLoop() {
 	}
 }
 
+// armIdleTimer gives the peer IdleTimeout to send something. Close's
+// deadline, once set, is left alone.
+func (c *Conn) armIdleTimer() {
+	if c.cfg.IdleTimeout <= 0 {
+		return
+	}
+	c.mu.Lock()
+	if !c.closing && !c.aborted {
+		_ = c.nc.SetReadDeadline(time.Now().Add(c.cfg.IdleTimeout))
+	}
+	c.mu.Unlock()
+}
+
 func (c *Conn) readFailed(err error) {
 	var de *message.DecodeError
 	switch {
+	case c.cfg.IdleTimeout > 0 && errors.Is(err, os.ErrDeadlineExceeded) && !c.isClosing():
+		c.report(c.wrap("read", fmt.Errorf("%w: nothing received for %v", ErrIdleTimeout, c.cfg.IdleTimeout)))
+		c.Close()
 	case errors.Is(err, io.EOF):
 		// The peer ended its side: flush what we have for it and end ours.
 		c.Close()
@@ -469,8 +510,15 @@ func (c *Conn) handOver(frames [][]byte) {
 	// twice more (Name and Event) while its message waits.
 	n := int64(total + extra + len(msgs)*msgSize)
 	c.inflight.Add(n)
+	if b := c.cfg.ReadBudget; b != nil {
+		b.add(n - c.reserved) // the reservation becomes the batch's real cost
+		c.reserved = 0
+	}
 	c.cfg.Loop.Deliver(func() {
 		c.cfg.OnMessages(c, msgs)
+		if b := c.cfg.ReadBudget; b != nil {
+			b.release(n)
+		}
 		if c.inflight.Add(-n) <= int64(c.cfg.ReadAhead) {
 			signal(c.space)
 		}

@@ -1,0 +1,111 @@
+package security
+
+import (
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/socketipc/socketipc/internal/eventlog"
+	"github.com/socketipc/socketipc/internal/leakcheck"
+	"github.com/socketipc/socketipc/server"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// expectClosed waits until the server ends nc: reading gives EOF (or a
+// reset) after any bytes it was sent.
+func expectClosed(t *testing.T, nc net.Conn) []byte {
+	t.Helper()
+	require.NoError(t, nc.SetReadDeadline(time.Now().Add(eventlog.Timeout)))
+	b, err := io.ReadAll(nc)
+	var ne net.Error
+	require.False(t, errors.As(err, &ne) && ne.Timeout(), "the server did not close the connection")
+	return b
+}
+
+// MaxConnections: while that many clients are connected, one more is
+// closed as soon as it is accepted, with an error matching
+// server.ErrTooManyConnections; once a client leaves, the next is admitted.
+func TestMaxConnections(t *testing.T) {
+	leakcheck.Check(t)
+	srv, log := startPlain(t, server.Options{MaxConnections: 3})
+	var first net.Conn
+	for i := range 3 {
+		nc, _ := dial(t, srv, log)
+		if i == 0 {
+			first = nc
+		}
+	}
+	extra, err := net.Dial("unix", srv.SocketFile())
+	require.NoError(t, err)
+	defer extra.Close()
+	err = log.Wait(t, "error").Err()
+	require.ErrorIs(t, err, server.ErrTooManyConnections)
+	assert.Contains(t, err.Error(), "3 clients")
+	assert.Empty(t, expectClosed(t, extra))
+	assert.Len(t, srv.ClientIDs(), 3)
+	assert.Equal(t, 3, log.Count("connection"), "the extra one never was a client")
+
+	first.Close()
+	log.Wait(t, "connectionClose")
+	dial(t, srv, log) // a place is free again
+	assert.Len(t, srv.ClientIDs(), 3)
+}
+
+// IdleTimeout: a client that sends nothing for that long is disconnected,
+// with an error matching server.ErrIdleTimeout that names it; what was
+// queued for it is written first. A client that keeps sending stays.
+func TestIdleTimeout(t *testing.T) {
+	leakcheck.Check(t)
+	const idle = 300 * time.Millisecond
+	srv, log := startPlain(t, server.Options{IdleTimeout: idle})
+	quiet, quietID := dial(t, srv, log)
+	busy, busyID := dial(t, srv, log)
+	require.NoError(t, srv.Send("hello", strings.Repeat("h", 100), quietID))
+
+	// The busy client sends a frame every idle/3 until the quiet one is gone.
+	gone := make(chan struct{})
+	sent := make(chan int)
+	go func() {
+		n := 0
+		defer func() { sent <- n }()
+		tick := time.NewTicker(idle / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-gone:
+				return
+			case <-tick.C:
+				if _, err := busy.Write([]byte(`{"topic":"ping","message":1}` + "\x00\x00")); err != nil {
+					return
+				}
+				n++
+			}
+		}
+	}()
+	start := time.Now()
+	err := log.Wait(t, "error").Err()
+	waited := time.Since(start)
+	require.ErrorIs(t, err, server.ErrIdleTimeout)
+	assert.Contains(t, err.Error(), quietID)
+	assert.Equal(t, []any{quietID}, log.Wait(t, "connectionClose").Args)
+	assert.GreaterOrEqual(t, waited, idle-50*time.Millisecond, "not before the timeout")
+	assert.Equal(t, `{"topic":"hello","message":"`+strings.Repeat("h", 100)+`"}`+"\x00\x00", string(expectClosed(t, quiet)),
+		"what was queued is written before the connection closes")
+	close(gone)
+	assert.Greater(t, <-sent, 0)
+	assert.Contains(t, srv.ClientIDs(), busyID, "the client that kept sending stays")
+	assert.Equal(t, 1, log.Count("error"))
+}
+
+// The defaults: no connection limit, no idle timeout (TestIdleConnectionsCost
+// keeps 100 quiet connections), 8 MiB of read-ahead for all clients.
+func TestConnectionLimitDefaults(t *testing.T) {
+	assert.Equal(t, 8*mib, server.DefaultMaxReadAhead)
+	var o server.Options
+	assert.Zero(t, o.MaxConnections)
+	assert.Zero(t, o.IdleTimeout)
+}
