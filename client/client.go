@@ -337,6 +337,7 @@ func (c *Client) deliver(msgs []conn.Msg) {
 		}
 		c.Emit("message", m, m.Topic.Boxed)
 		c.Emit(m.Topic.Event, m)
+		m.Delivered()
 	}
 }
 

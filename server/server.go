@@ -306,6 +306,7 @@ func (s *Server) deliver(msgs []conn.Msg, boxedID any) {
 		}
 		s.Emit("message", m, m.Topic.Boxed, boxedID)
 		s.Emit(m.Topic.Event, m, boxedID)
+		m.Delivered()
 	}
 }
 

@@ -43,6 +43,14 @@ func (m *Msg) PayloadValue() (any, error) {
 	return m.value, m.valueErr
 }
 
+// Delivered drops the value PayloadValue decoded, once every event of the
+// message has run: a batch then holds at most one decoded payload at a
+// time (decoding can take up to ~60 times the payload's size; see
+// docs/SECURITY.md), whatever its length.
+func (m *Msg) Delivered() {
+	m.value, m.valueErr, m.decoded = nil, nil, false
+}
+
 // DecodePayload decodes the payload into ptr.
 func (m *Msg) DecodePayload(ptr any) error {
 	if err := m.conn.cfg.Transcoder.Unmarshal(m.Payload, ptr); err != nil {
