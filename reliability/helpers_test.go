@@ -201,6 +201,7 @@ type serverProc struct {
 	stderr    *bytes.Buffer
 	listening chan struct{}
 	eof       chan struct{}
+	stats     chan string // STATS lines, as asked by statsNow
 
 	mu      sync.Mutex
 	errs    []string // E lines
@@ -217,7 +218,7 @@ func startServer(t *testing.T, sock string, onRecord func(name string, seq int64
 		args = append(args, "-record")
 	}
 	cmd := exec.Command(helperBinary(t), args...)
-	p := &serverProc{cmd: cmd, stderr: &bytes.Buffer{}, listening: make(chan struct{}), eof: make(chan struct{})}
+	p := &serverProc{cmd: cmd, stderr: &bytes.Buffer{}, listening: make(chan struct{}), eof: make(chan struct{}), stats: make(chan string, 1)}
 	cmd.Stderr = p.stderr
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
@@ -238,7 +239,7 @@ func startServer(t *testing.T, sock string, onRecord func(name string, seq int64
 
 func (p *serverProc) read(r io.Reader, onRecord func(string, int64)) {
 	defer close(p.eof)
-	br := bufio.NewReaderSize(r, 64<<10)
+	br := bufio.NewReaderSize(r, 4<<20) // a SUMMARY line names every client
 	for {
 		line, err := br.ReadSlice('\n')
 		if err != nil {
@@ -272,6 +273,12 @@ func (p *serverProc) read(r io.Reader, onRecord func(string, int64)) {
 				p.errs = append(p.errs, s[2:])
 			case strings.HasPrefix(s, "SUMMARY "):
 				p.summary = s[len("SUMMARY "):]
+			case strings.HasPrefix(s, "STATS "):
+				select {
+				case p.stats <- s[len("STATS "):]:
+				default:
+					p.other = append(p.other, "unasked: "+s)
+				}
 			default:
 				p.other = append(p.other, s)
 			}
@@ -303,6 +310,30 @@ func (p *serverProc) vmHWM() uint64 {
 		}
 	}
 	return 0
+}
+
+// procStats mirrors ipcserver's Stats.
+type procStats struct {
+	HeapAfterGC uint64 `json:"heap_after_gc"`
+	StackInuse  uint64 `json:"stack_inuse"`
+	VmRSS       uint64 `json:"vmrss"`
+	Goroutines  int    `json:"goroutines"`
+	Messages    int64  `json:"messages"`
+}
+
+// statsNow asks the helper for its memory now (SIGUSR1) and returns it.
+func (p *serverProc) statsNow(t *testing.T) procStats {
+	t.Helper()
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGUSR1))
+	select {
+	case line := <-p.stats:
+		var s procStats
+		require.NoError(t, json.Unmarshal([]byte(line), &s))
+		return s
+	case <-time.After(30 * time.Second):
+		t.Fatalf("ipcserver wrote no STATS line within 30s")
+		return procStats{}
+	}
 }
 
 // kill ends the helper with SIGKILL and waits until everything it wrote was read.

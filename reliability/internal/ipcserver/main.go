@@ -12,6 +12,7 @@
 //	M <name> <n>              with -record, for every seq message, in arrival order
 //	E <error>                 for every "error" event
 //	SUMMARY <json>            after SIGTERM, once Close has returned (see Summary)
+//	STATS <json>              after each SIGUSR1: memory now (see Stats)
 //
 // On SIGTERM it closes the server gracefully, writes the summary and exits 0.
 package main
@@ -45,6 +46,15 @@ type Summary struct {
 	HeapPeak    uint64                  `json:"heap_peak"`     // HeapInuse, sampled every 10 ms
 	VmHWM       uint64                  `json:"vmhwm"`         // peak resident set, bytes
 	FirstToLast float64                 `json:"first_to_last"` // seconds from the first seq message to the last
+}
+
+// Stats is the JSON of a STATS line: the server's memory at that moment.
+type Stats struct {
+	HeapAfterGC uint64 `json:"heap_after_gc"` // HeapAlloc after two collections
+	StackInuse  uint64 `json:"stack_inuse"`   // goroutine stacks
+	VmRSS       uint64 `json:"vmrss"`         // resident set, bytes
+	Goroutines  int    `json:"goroutines"`
+	Messages    int64  `json:"messages"` // seq messages received so far
 }
 
 // ClientStats is what arrived from one client name.
@@ -115,7 +125,9 @@ func main() {
 		sum.MaxConns = max(sum.MaxConns, open)
 	})
 	srv.On("connectionClose", func() { open-- })
+	var received atomic.Int64
 	srv.On("message.seq", func(m seqMsg) {
+		received.Add(1)
 		now := time.Now()
 		if first.IsZero() {
 			first = now
@@ -142,6 +154,14 @@ func main() {
 	stopSampling := make(chan struct{})
 	go sampleHeap(&heapPeak, stopSampling)
 
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	go func() {
+		for range usr1 {
+			writeStats(received.Load())
+		}
+	}()
+
 	term := make(chan os.Signal, 1)
 	signal.Notify(term, syscall.SIGTERM, syscall.SIGINT)
 	if err := srv.Listen(); err != nil {
@@ -166,6 +186,18 @@ func main() {
 		os.Exit(2)
 	}
 	writeLine("SUMMARY " + string(js))
+}
+
+func writeStats(messages int64) {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	js, _ := json.Marshal(Stats{
+		HeapAfterGC: ms.HeapAlloc, StackInuse: ms.StackInuse, VmRSS: procStatus("VmRSS:"),
+		Goroutines: runtime.NumGoroutine(), Messages: messages,
+	})
+	writeLine("STATS " + string(js))
 }
 
 func writeLine(s string) { mustWrite([]byte(s + "\n")) }
@@ -195,7 +227,10 @@ func sampleHeap(peak *atomic.Uint64, stop <-chan struct{}) {
 }
 
 // vmHWM is the process's peak resident set size in bytes, or 0.
-func vmHWM() uint64 {
+func vmHWM() uint64 { return procStatus("VmHWM:") }
+
+// procStatus reads a size field of /proc/self/status, in bytes, or 0.
+func procStatus(field string) uint64 {
 	f, err := os.Open("/proc/self/status")
 	if err != nil {
 		return 0
@@ -203,7 +238,7 @@ func vmHWM() uint64 {
 	defer f.Close()
 	b, _ := io.ReadAll(f)
 	for _, l := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+		if rest, ok := strings.CutPrefix(l, field); ok {
 			kb, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
 			return kb << 10
 		}
