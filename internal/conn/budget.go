@@ -10,10 +10,15 @@ import (
 const DefaultMaxReadAhead = 8 << 20
 
 // readReservation is what a reader sets aside from the budget before a
-// read: a full read (64 KiB) of frames and the Msgs that carry them, for
-// frames of about 100 bytes. The batch's real cost replaces it once the
-// frames are cut.
-const readReservation = 128 << 10
+// read: the most one read into a pooled buffer can cost once cut, so
+// that the budget is never exceeded by reads of ordinary frames: 64 KiB of
+// frames, twice that again for topics too long for the cache (a topic is
+// at most its frame), and a Msg for each of the at most 4,096 frames that
+// one FrameReader.Next returns. The batch's real cost, usually far less,
+// replaces it once the frames are cut. Only a frame that grew past the
+// pooled buffer can cost more; that is the per-connection frame term of
+// docs/SECURITY.md.
+const readReservation = int64(3*(64<<10) + 4096*msgSize)
 
 // errStopped: the reader was waiting for the budget when its connection
 // began to close.
