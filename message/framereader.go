@@ -33,7 +33,8 @@ type FrameReader struct {
 	end      int
 	scanned  int // bytes after start already known to hold no delimiter start
 	frames   [][]byte
-	err      error // sticky: once set, every Next returns it
+	listBox  *[][]byte // holds frames' array in the pool of frame lists
+	err      error     // sticky: once set, every Next returns it
 }
 
 // readableWaiter is a reader that can block until a Read would not.
@@ -71,11 +72,11 @@ const keepPending = readChunk / 2
 // The frames returned by the last Next are no longer valid. The next Next
 // takes a buffer again.
 func (fr *FrameReader) Release() {
-	if fr.frames != nil {
+	if fr.listBox != nil {
 		clear(fr.frames)
-		l := fr.frames[:0]
-		frameLists.Put(&l)
-		fr.frames = nil
+		*fr.listBox = fr.frames[:0]
+		frameLists.Put(fr.listBox)
+		fr.frames, fr.listBox = nil, nil
 	}
 	pending := fr.end - fr.start
 	if pending > keepPending || fr.buf == nil {
@@ -183,8 +184,9 @@ func (fr *FrameReader) tooLarge(end int) error {
 // cut returns the complete frames in buf[start:end] and advances start past
 // them. Its error says the pending frame is already longer than the limit.
 func (fr *FrameReader) cut() ([][]byte, error) {
-	if fr.frames == nil {
-		fr.frames = *frameLists.Get().(*[][]byte)
+	if fr.listBox == nil {
+		fr.listBox = frameLists.Get().(*[][]byte)
+		fr.frames = *fr.listBox
 	}
 	fr.frames = fr.frames[:0]
 	for len(fr.frames) < maxFramesPerNext {
