@@ -164,7 +164,8 @@ func TestReadAheadBoundsUnreadInput(t *testing.T) {
 
 // A connection that sends nothing costs the server one descriptor and two
 // goroutines (its reader and writer), for as long as the peer keeps it
-// open: there is no idle timeout and no limit on connections.
+// open: by default there is no idle timeout and no limit on connections
+// (see TestMaxConnections and TestIdleTimeout for the options).
 func TestIdleConnectionsCost(t *testing.T) {
 	leakcheck.Check(t)
 	const n = 100
