@@ -25,7 +25,7 @@ const readChunk = 64 << 10
 // incomplete frame, so an idle stream holds no read buffer.
 type FrameReader struct {
 	r        io.Reader
-	waiter   readableWaiter // r, when it can wait for input without a buffer
+	idle     idleReader // r, when it can wait for input without a buffer
 	delim    []byte
 	maxFrame int
 	buf      []byte // buf[start:end] holds bytes not yet returned
@@ -37,24 +37,31 @@ type FrameReader struct {
 	err      error     // sticky: once set, every Next returns it
 }
 
-// readableWaiter is a reader that can block until a Read would not.
-type readableWaiter interface {
+// idleReader is a reader that can read without waiting and wait without
+// reading, so a FrameReader needs no buffer while it waits.
+type idleReader interface {
+	// ReadNow reads what is there into p without waiting; wouldBlock
+	// (with n == 0 and no error) says nothing was.
+	ReadNow(p []byte) (n int, wouldBlock bool, err error)
+	// WaitReadable returns once ReadNow would find something: input, the
+	// end of the stream or an error (a stale wake-up is allowed).
 	WaitReadable() error
 }
 
 // NewFrameReader reads frames ended by f's delimiter from r. maxFrame <= 0
 // means DefaultMaxFrameSize.
 //
-// If r has a method WaitReadable() error, which blocks until a Read would
-// not block (input, end of stream or an error is there) and fails as a
-// Read would, the FrameReader calls it before reading whenever the stream
-// seems idle, having given its read buffer back first.
+// If r also has the methods ReadNow(p []byte) (n int, wouldBlock bool, err
+// error), which reads without waiting, and WaitReadable() error, which
+// waits until there is something to read (and fails as a Read would), the
+// FrameReader reads with ReadNow and, when nothing is there, gives its
+// read buffer back before it calls WaitReadable.
 func NewFrameReader(r io.Reader, f Framing, maxFrame int) *FrameReader {
 	if maxFrame <= 0 {
 		maxFrame = DefaultMaxFrameSize
 	}
-	w, _ := r.(readableWaiter)
-	return &FrameReader{r: r, waiter: w, delim: []byte(f.Delimiter()), maxFrame: maxFrame}
+	idle, _ := r.(idleReader)
+	return &FrameReader{r: r, idle: idle, delim: []byte(f.Delimiter()), maxFrame: maxFrame}
 }
 
 // readBuffers holds read buffers of readChunk bytes between uses.
@@ -131,22 +138,27 @@ func (fr *FrameReader) Next() ([][]byte, error) {
 			fr.err = err
 			return frames, err
 		}
+		fr.makeRoom()
+		space := len(fr.buf) - fr.end
 		var n int
-		if fr.waiter != nil {
-			// Hold no buffer while waiting for input.
-			fr.Release()
-			err = fr.waiter.WaitReadable()
-		}
-		if err == nil {
-			fr.makeRoom()
-			space := len(fr.buf) - fr.end
-			n, err = fr.r.Read(fr.buf[fr.end:])
-			if n < 0 || n > space {
-				fr.err = errors.New("message: FrameReader: invalid Read count")
-				return nil, fr.err
+		if fr.idle != nil {
+			var wouldBlock bool
+			n, wouldBlock, err = fr.idle.ReadNow(fr.buf[fr.end:])
+			if wouldBlock && err == nil && n == 0 {
+				// Hold no buffer while waiting for input.
+				fr.Release()
+				if err = fr.idle.WaitReadable(); err == nil {
+					continue
+				}
 			}
-			fr.end += n
+		} else {
+			n, err = fr.r.Read(fr.buf[fr.end:])
 		}
+		if n < 0 || n > space {
+			fr.err = errors.New("message: FrameReader: invalid Read count")
+			return nil, fr.err
+		}
+		fr.end += n
 		if err != nil {
 			frames, cerr := fr.cut()
 			switch {

@@ -239,16 +239,28 @@ func TestFrameReaderBuffered(t *testing.T) {
 	}
 }
 
-// waitingPieces is pieces with WaitReadable, which records what the
-// FrameReader holds while it waits.
+// waitingPieces is pieces with ReadNow and WaitReadable: each part is
+// there only after a wait, and each wait records what the FrameReader
+// holds meanwhile.
 type waitingPieces struct {
 	pieces
-	fr   *FrameReader
-	held []int // len(fr.buf) at each wait
+	fr    *FrameReader
+	ready bool
+	held  []int // len(fr.buf) at each wait
+}
+
+func (w *waitingPieces) ReadNow(p []byte) (int, bool, error) {
+	if !w.ready {
+		return 0, true, nil
+	}
+	w.ready = false
+	n, err := w.Read(p)
+	return n, false, err
 }
 
 func (w *waitingPieces) WaitReadable() error {
 	w.held = append(w.held, len(w.fr.buf))
+	w.ready = true
 	return nil
 }
 

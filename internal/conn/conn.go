@@ -392,13 +392,11 @@ func (c *Conn) readLoop() {
 	defer fr.Release()
 	defer c.unreserve()
 	for {
-		if fr.Buffered() > 0 {
-			// Next may return frames already buffered, without reading
-			// (so without WaitReadable, which takes the reservation):
-			// reserve here, holding no read buffer if we must wait.
-			if c.reserve(fr.Release) != nil {
-				return
-			}
+		// Reserve before reading (or before taking frames already
+		// buffered), holding no read buffer if we must wait. WaitReadable
+		// gives the reservation back while it waits for input.
+		if c.reserve(fr.Release) != nil {
+			return
 		}
 		c.armIdleTimer()
 		frames, err := fr.Next()
