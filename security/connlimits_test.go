@@ -57,37 +57,38 @@ func TestMaxConnections(t *testing.T) {
 
 // IdleTimeout: a client that sends nothing for that long is disconnected,
 // with an error matching server.ErrIdleTimeout that names it; what was
-// queued for it is written first. A client that keeps sending stays.
+// queued for it is written first. A client that keeps sending stays, even
+// while one frame takes it longer than the timeout.
 func TestIdleTimeout(t *testing.T) {
 	leakcheck.Check(t)
 	const idle = 300 * time.Millisecond
-	srv, log := startPlain(t, server.Options{IdleTimeout: idle})
+	srv, log := startPlain(t, server.Options{IdleTimeout: idle}, "message.slow")
 	quiet, quietID := dial(t, srv, log)
 	busy, busyID := dial(t, srv, log)
 	require.NoError(t, srv.Send("hello", strings.Repeat("h", 100), quietID))
 
-	// The busy client sends a frame every idle/3 until the quiet one is gone.
-	gone := make(chan struct{})
+	// The busy client writes one frame a byte every idle/3, 8 bytes: the
+	// frame takes more than twice the timeout.
+	const pieces = 8
+	_, err := busy.Write([]byte(`{"topic":"slow","message":"`))
+	require.NoError(t, err)
 	sent := make(chan int)
 	go func() {
 		n := 0
 		defer func() { sent <- n }()
 		tick := time.NewTicker(idle / 3)
 		defer tick.Stop()
-		for {
-			select {
-			case <-gone:
+		for range tick.C {
+			if _, err := busy.Write([]byte("s")); err != nil {
 				return
-			case <-tick.C:
-				if _, err := busy.Write([]byte(`{"topic":"ping","message":1}` + "\x00\x00")); err != nil {
-					return
-				}
-				n++
+			}
+			if n++; n == pieces {
+				return
 			}
 		}
 	}()
 	start := time.Now()
-	err := log.Wait(t, "error").Err()
+	err = log.Wait(t, "error").Err()
 	waited := time.Since(start)
 	require.ErrorIs(t, err, server.ErrIdleTimeout)
 	assert.Contains(t, err.Error(), quietID)
@@ -95,8 +96,11 @@ func TestIdleTimeout(t *testing.T) {
 	assert.GreaterOrEqual(t, waited, idle-50*time.Millisecond, "not before the timeout")
 	assert.Equal(t, `{"topic":"hello","message":"`+strings.Repeat("h", 100)+`"}`+"\x00\x00", string(expectClosed(t, quiet)),
 		"what was queued is written before the connection closes")
-	close(gone)
-	assert.Greater(t, <-sent, 0)
+	n := <-sent
+	require.Equal(t, pieces, n)
+	_, err = busy.Write([]byte(`"}` + "\x00\x00"))
+	require.NoError(t, err)
+	assert.Equal(t, []any{strings.Repeat("s", n), busyID}, log.Wait(t, "message.slow").Args)
 	assert.Contains(t, srv.ClientIDs(), busyID, "the client that kept sending stays")
 	assert.Equal(t, 1, log.Count("error"))
 }

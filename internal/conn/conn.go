@@ -398,7 +398,9 @@ func (c *Conn) readLoop() {
 		if c.reserve(fr.Release) != nil {
 			return
 		}
-		c.armIdleTimer()
+		if c.raw == nil {
+			c.armIdleTimer() // else WaitReadable arms it, as it starts to wait
+		}
 		frames, err := fr.Next()
 		if len(frames) > 0 {
 			c.handOver(frames)
@@ -427,8 +429,10 @@ func (c *Conn) readLoop() {
 	}
 }
 
-// armIdleTimer gives the peer IdleTimeout to send something. Close's
-// deadline, once set, is left alone.
+// armIdleTimer gives the peer IdleTimeout to send something, from now:
+// the reader arms it each time it starts waiting for input, so a peer that
+// keeps sending, even one slow frame, is never idle. Close's deadline,
+// once set, is left alone.
 func (c *Conn) armIdleTimer() {
 	if c.cfg.IdleTimeout <= 0 {
 		return

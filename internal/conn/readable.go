@@ -51,6 +51,7 @@ func (r socketReader) ReadNow(p []byte) (n int, wouldBlock bool, err error) {
 func (r socketReader) WaitReadable() error {
 	c := r.c
 	c.unreserve()
+	c.armIdleTimer()
 	waited := false
 	var probe [1]byte
 	err := c.raw.Read(func(fd uintptr) bool {
