@@ -17,7 +17,8 @@ var (
 	ErrQueueFull = errors.New("socketipc: send queue full")
 	// ErrFrameTooLarge: an incoming frame is longer than the maximum frame size.
 	ErrFrameTooLarge = errors.New("socketipc: frame too large")
-	// ErrConnectionClosed: the connection ended before the frame could be queued.
+	// ErrConnectionClosed: the connection was closing or had ended, so the
+	// frame was not queued (a Broadcast lists such clients in Missed).
 	ErrConnectionClosed = errors.New("socketipc: connection closed")
 )
 

@@ -327,9 +327,13 @@ func (s *Server) overflowed(c *conn.Conn) {
 }
 
 // Broadcast encodes msg once and queues it for every connected client;
-// with no clients it does nothing. Clients whose queue is full miss it: the
-// returned (and emitted) *message.SendError lists them in Missed, and every
-// other client still gets the message.
+// with no clients it does nothing. A nil return means every connected
+// client will be sent the message. Clients that will not be sent it are
+// listed in the returned (and emitted) *message.SendError's Missed: those
+// whose queue is full (the error matches message.ErrQueueFull) and those
+// whose connection is already closing, because the client hung up or
+// Close has begun (message.ErrConnectionClosed). Every other client still
+// gets the message.
 func (s *Server) Broadcast(topic string, msg any) error {
 	s.mu.Lock()
 	if s.closed {
@@ -342,13 +346,20 @@ func (s *Server) Broadcast(topic string, msg any) error {
 		return nil
 	}
 	var missed []string
+	var full, closing int
 	err := conn.EncodeFrame(s.opts.Transcoder, s.opts.Framing, topic, msg, func(frame []byte) error {
 		shared := s.broadcasts.Store(frame)
 		now := conn.Now()
 		for _, c := range targets {
-			if err := c.EnqueueShared(shared, now); errors.Is(err, message.ErrQueueFull) {
+			switch err := c.EnqueueShared(shared, now); {
+			case err == nil:
+			case errors.Is(err, message.ErrQueueFull):
 				missed = append(missed, c.ID())
+				full++
 				s.overflowed(c)
+			default: // closing: it will never be written
+				missed = append(missed, c.ID())
+				closing++
 			}
 		}
 		return nil
@@ -356,13 +367,26 @@ func (s *Server) Broadcast(topic string, msg any) error {
 	if err != nil {
 		return s.fail(&message.SendError{Topic: topic, Message: msg, Err: err})
 	}
-	if len(missed) > 0 {
-		return s.fail(&message.SendError{Topic: topic, Message: msg, Missed: missed, Err: message.ErrQueueFull})
+	if len(missed) == 0 {
+		return nil
 	}
-	return nil
+	var why error
+	switch {
+	case closing == 0:
+		why = message.ErrQueueFull
+	case full == 0:
+		why = message.ErrConnectionClosed
+	default:
+		why = fmt.Errorf("%w (%d clients); %w (%d clients)", message.ErrQueueFull, full, message.ErrConnectionClosed, closing)
+	}
+	return s.fail(&message.SendError{Topic: topic, Message: msg, Missed: missed, Err: why})
 }
 
-// ClientIDs lists the connected clients.
+// ClientIDs lists the connected clients. A client whose connection is
+// closing (it hung up, or is being closed, and what was queued for it is
+// still being written) is listed until its connectionClose event; Send
+// and Broadcast report it as not sent to (message.ErrBadClient for Send,
+// Missed with message.ErrConnectionClosed for Broadcast).
 func (s *Server) ClientIDs() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -1,0 +1,128 @@
+package server_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/socketipc/socketipc/internal/leakcheck"
+	"github.com/socketipc/socketipc/message"
+	"github.com/socketipc/socketipc/server"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// A client that half-closes (shutdown(SHUT_WR)) while a large reply is
+// still being written to it is closing: Send to it fails, and Broadcast
+// names it in Missed instead of returning nil while skipping it. It is
+// listed by ClientIDs until its connectionClose.
+func TestBroadcastReportsClosingClient(t *testing.T) {
+	leakcheck.Check(t)
+	srv, log := startServer(t, server.Options{FlushTimeout: time.Minute})
+	p := dialRaw(t, srv, log)
+	other := dialRaw(t, srv, log)
+	big := strings.Repeat("b", 4<<20) // more than the kernel's buffers hold
+	require.NoError(t, srv.Send("big", big, p.ID))
+	require.NoError(t, p.CloseWrite())
+
+	// The server sees the half-close (its reader gets EOF) and starts closing
+	// that connection; from then on a Send to it fails.
+	require.Eventually(t, func() bool { return srv.Send("probe", 0, p.ID) != nil },
+		ioTimeout, time.Millisecond, "a Send to the half-closed client never failed")
+	assert.ElementsMatch(t, []string{p.ID, other.ID}, srv.ClientIDs(), "closing, not yet gone")
+
+	err := srv.Broadcast("all", 1)
+	require.Error(t, err, "Broadcast skipped a closing client and returned nil")
+	var se *message.SendError
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, []string{p.ID}, se.Missed)
+	require.ErrorIs(t, err, message.ErrConnectionClosed)
+	assert.NotErrorIs(t, err, message.ErrQueueFull)
+
+	// The other client got it; the closing one gets its reply, then the end.
+	assert.Equal(t, `{"topic":"all","message":1}`, string(other.frame(t)))
+	require.NoError(t, p.SetReadDeadline(time.Now().Add(ioTimeout)))
+	data, err := io.ReadAll(p)
+	require.NoError(t, err)
+	frames := bytes.Split(bytes.TrimSuffix(data, []byte("\x00\x00")), []byte("\x00\x00"))
+	assert.Equal(t, `{"topic":"big","message":"`+big+`"}`, string(frames[0]))
+	for _, f := range frames[1:] { // the probes that were accepted, nothing else
+		assert.Equal(t, `{"topic":"probe","message":0}`, string(f))
+	}
+	assert.Equal(t, []any{p.ID}, log.Wait(t, "connectionClose").Args)
+	assert.Equal(t, []string{other.ID}, srv.ClientIDs())
+}
+
+// Broadcasts racing Close: every broadcast that returned nil reaches every
+// client, and every one that did not names the clients that miss it.
+func TestBroadcastRacingClose(t *testing.T) {
+	leakcheck.Check(t)
+	for round := range 20 {
+		srv, log := startServer(t, server.Options{})
+		peers := []*rawPeer{dialRaw(t, srv, log), dialRaw(t, srv, log)}
+		got := make([][]int, len(peers))
+		var readers sync.WaitGroup
+		for i, p := range peers {
+			readers.Add(1)
+			go func() {
+				defer readers.Done()
+				data, _ := io.ReadAll(p)
+				p.Close() // as a Node client does at the end, so Close need not wait
+				for _, f := range bytes.Split(data, []byte("\x00\x00")) {
+					if n, ok := bytes.CutPrefix(f, []byte(`{"topic":"n","message":`)); ok {
+						v, err := strconv.Atoi(string(bytes.TrimSuffix(n, []byte("}"))))
+						assert.NoError(t, err)
+						got[i] = append(got[i], v)
+					}
+				}
+			}()
+		}
+		type outcome struct {
+			n      int
+			missed []string
+		}
+		var sent []outcome
+		started, done := make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(done)
+			for n := 0; ; n++ {
+				err := srv.Broadcast("n", n)
+				if n == 100 {
+					close(started)
+				}
+				var se *message.SendError
+				switch {
+				case err == nil:
+					sent = append(sent, outcome{n: n})
+				case errors.Is(err, message.ErrSendAfterClose):
+					return
+				case errors.As(err, &se):
+					sent = append(sent, outcome{n: n, missed: se.Missed})
+				default:
+					t.Errorf("broadcast %d: %v", n, err)
+					return
+				}
+			}
+		}()
+		<-started
+		_ = srv.Close()
+		<-done
+		readers.Wait()
+		for i, p := range peers {
+			want := []int{}
+			for _, o := range sent {
+				if !slices.Contains(o.missed, p.ID) {
+					want = append(want, o.n)
+				}
+			}
+			have := append([]int{}, got[i]...)
+			require.Equal(t, want, have, "round %d, peer %d: broadcasts not reported as missed must arrive, in order", round, i)
+		}
+	}
+}
