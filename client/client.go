@@ -21,6 +21,7 @@ import (
 	"github.com/socketipc/socketipc/backoff"
 	"github.com/socketipc/socketipc/emitter"
 	"github.com/socketipc/socketipc/internal/conn"
+	"github.com/socketipc/socketipc/internal/errfold"
 	"github.com/socketipc/socketipc/internal/loop"
 	"github.com/socketipc/socketipc/internal/socketfile"
 	"github.com/socketipc/socketipc/message"
@@ -101,6 +102,8 @@ type Client struct {
 	*emitter.Emitter
 	opts Options
 	loop *loop.Loop
+	// errors folds the error events of failing calls (see fail).
+	errors errfold.Folder
 
 	mu            sync.Mutex
 	current       *conn.Conn // the connection Send uses, nil while not connected
@@ -152,10 +155,16 @@ func (c *Client) emit(event string, args ...any) {
 	c.loop.Post(func() { c.Emit(event, args...) })
 }
 
+// fail emits err and returns it: every failing method does both. The
+// event is folded into one of the same kind still waiting on the loop, if
+// any (see errfold), so failures in a tight loop never queue events
+// without bound; the caller always gets its own error.
 func (c *Client) fail(err error) error {
-	c.emit("error", err)
+	c.errors.Post(errfold.SendKey(err), err, c.loop.Post, c.emitError)
 	return err
 }
+
+func (c *Client) emitError(err error) { c.Emit("error", err) }
 
 // Connect starts connecting in the background and returns at once. Failed
 // attempts emit "connectError" and are retried after RetryDelay until one

@@ -84,3 +84,22 @@ func (e *DecodeError) Error() string {
 }
 
 func (e *DecodeError) Unwrap() error { return e.Err }
+
+// RepeatedError is an error event that stands for Count errors of one kind
+// from one source (the same client, or the Server or Client itself) that
+// happened while the first of them was waiting to be delivered: Err is that
+// first one, and the Count-1 others were counted instead of queued, so a
+// storm of failures cannot queue events without bound (a slow error
+// listener would otherwise fall ever further behind). Only events are
+// folded: each failing call still returns its own error. errors.Is and
+// errors.As see through to Err.
+type RepeatedError struct {
+	Err   error
+	Count int
+}
+
+func (e *RepeatedError) Error() string {
+	return fmt.Sprintf("%v (and %d more like it)", e.Err, e.Count-1)
+}
+
+func (e *RepeatedError) Unwrap() error { return e.Err }

@@ -126,3 +126,76 @@ func TestBroadcastRacingClose(t *testing.T) {
 		}
 	}
 }
+
+// Failing sends while the error listener is busy do not queue one event
+// each: while an error of one kind from one client waits to be delivered,
+// later ones are counted into it (a *message.RepeatedError). Every call
+// still returns its own error, every failure is counted in some event, and
+// Close does not wait for a backlog.
+func TestErrorEventsFold(t *testing.T) {
+	leakcheck.Check(t)
+	srv, log := startServer(t, server.Options{MaxQueueBytes: smallQueue, FlushTimeout: 100 * time.Millisecond})
+	slow := dialRaw(t, srv, log)
+	// More than the kernel's buffers hold: the rest stays queued, so every
+	// later send to slow fails.
+	require.NoError(t, srv.Send("big", strings.Repeat("b", 4<<20), slow.ID))
+
+	busy, release := make(chan struct{}), make(chan struct{})
+	var releaseOnce sync.Once
+	unblock := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(unblock) // before Close, should the test fail early
+	var mu sync.Mutex
+	var events []error
+	srv.On("error", func(err error) {
+		mu.Lock()
+		events = append(events, err)
+		first := len(events) == 1
+		mu.Unlock()
+		if first {
+			close(busy)
+			<-release // a slow error listener
+		}
+	})
+	const failures = 20000
+	for i := range failures {
+		var err error
+		if i%2 == 0 {
+			err = srv.Send("q", i, slow.ID)
+		} else {
+			err = srv.Broadcast("q", i)
+		}
+		var se *message.SendError
+		require.ErrorAs(t, err, &se, "call %d returns its own error", i)
+		require.Equal(t, i, se.Message)
+		require.ErrorIs(t, err, message.ErrQueueFull)
+		if i == 0 {
+			<-busy
+		}
+	}
+	closed := make(chan error)
+	go func() { closed <- srv.Close() }()
+	unblock()
+	<-closed
+
+	mu.Lock()
+	defer mu.Unlock()
+	// The first Send's event ran (and blocked); behind it waited at most one
+	// folded event per kind and source: the Sends to slow, and the Broadcasts.
+	// (Close's errors, what it could not flush to slow, come on top.)
+	total, sendEvents := 0, 0
+	for _, err := range events {
+		if !errors.Is(err, message.ErrQueueFull) {
+			continue
+		}
+		sendEvents++
+		var rep *message.RepeatedError
+		if errors.As(err, &rep) {
+			total += rep.Count
+			assert.Contains(t, err.Error(), "more like it")
+		} else {
+			total++
+		}
+	}
+	assert.Equal(t, 3, sendEvents, "error events queued behind a busy listener: %v", events)
+	assert.Equal(t, failures, total, "every failure is counted in an event")
+}

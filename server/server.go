@@ -20,6 +20,7 @@ import (
 	"github.com/socketipc/socketipc/clientid"
 	"github.com/socketipc/socketipc/emitter"
 	"github.com/socketipc/socketipc/internal/conn"
+	"github.com/socketipc/socketipc/internal/errfold"
 	"github.com/socketipc/socketipc/internal/loop"
 	"github.com/socketipc/socketipc/internal/socketfile"
 	"github.com/socketipc/socketipc/message"
@@ -93,6 +94,8 @@ type Server struct {
 	*emitter.Emitter
 	opts Options
 	loop *loop.Loop
+	// errors folds the error events of failing calls (see fail).
+	errors errfold.Folder
 
 	mu           sync.Mutex
 	clients      map[string]*conn.Conn
@@ -137,11 +140,16 @@ func (s *Server) emit(event string, args ...any) {
 	s.loop.Post(func() { s.Emit(event, args...) })
 }
 
-// fail emits err and returns it: every failing method does both.
+// fail emits err and returns it: every failing method does both. The
+// event is folded into one of the same kind still waiting on the loop, if
+// any (see errfold), so failures in a tight loop never queue events
+// without bound; the caller always gets its own error.
 func (s *Server) fail(err error) error {
-	s.emit("error", err)
+	s.errors.Post(errfold.SendKey(err), err, s.loop.Post, s.emitError)
 	return err
 }
+
+func (s *Server) emitError(err error) { s.Emit("error", err) }
 
 // Listen binds the socket file (reclaiming it if a crashed server left it)
 // and starts accepting connections. It returns once bound, or with the
@@ -242,7 +250,9 @@ func (s *Server) admit(nc *net.UnixConn) {
 		}
 		if err != nil {
 			nc.Close()
-			s.emit("error", fmt.Errorf("%w (pid %d, uid %d, gid %d): %w", ErrPeerRefused, cred.PID, cred.UID, cred.GID, err))
+			// A peer can connect again and again: fold these too.
+			refused := fmt.Errorf("%w (pid %d, uid %d, gid %d): %w", ErrPeerRefused, cred.PID, cred.UID, cred.GID, err)
+			s.errors.Post(errfold.Key{Kind: ErrPeerRefused}, refused, s.loop.Post, s.emitError)
 			return
 		}
 	}
