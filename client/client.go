@@ -268,6 +268,7 @@ func (c *Client) allowPeer(nc *net.UnixConn) error {
 
 // start makes the connection current, unless Close came first.
 func (c *Client) start(nc *net.UnixConn) *conn.Conn {
+	guard := new(conn.FrameGuard)
 	cur := conn.New(nc, conn.Config{
 		Transcoder:    c.opts.Transcoder,
 		Framing:       c.opts.Framing,
@@ -276,7 +277,7 @@ func (c *Client) start(nc *net.UnixConn) *conn.Conn {
 		FlushTimeout:  c.opts.FlushTimeout,
 		Loop:          c.loop,
 		Inline:        &c.inline,
-		OnMessages:    func(_ *conn.Conn, msgs []conn.Msg) { c.deliver(msgs) },
+		OnMessages:    func(cur *conn.Conn, msgs []conn.Msg) { c.deliver(cur, guard, msgs) },
 		OnError:       func(_ *conn.Conn, err error) { c.Emit("error", err) },
 		OnDrain:       func(*conn.Conn) { c.Emit("drain") },
 		Ended: func(ended *conn.Conn) {
@@ -336,14 +337,25 @@ func (c *Client) isClosing() bool {
 	}
 }
 
-// deliver runs on the loop with one read's worth of frames.
-func (c *Client) deliver(msgs []conn.Msg) {
-	for i := range msgs {
+// deliver runs on the loop with one read's worth of frames. A run of
+// malformed frames is one error event; a server that sends too many is
+// dropped (the client reconnects), and nothing more of it is delivered.
+func (c *Client) deliver(cur *conn.Conn, guard *conn.FrameGuard, msgs []conn.Msg) {
+	run := 0 // malformed frames just before msgs[i]
+	for i := 0; i < len(msgs) && !guard.Rejected(); i++ {
 		m := &msgs[i]
 		if m.Err != nil {
-			c.Emit("error", m.Err)
+			n, err := conn.BadRun(msgs, i, run)
+			run += n
+			c.Emit("error", err)
+			if err := guard.Bad(n, time.Now(), "the server"); err != nil {
+				cur.Reject()
+				c.Emit("error", err)
+			}
+			i += n - 1
 			continue
 		}
+		run = 0
 		c.Emit("message", m, m.Topic.Boxed)
 		c.Emit(m.Topic.Event, m)
 	}

@@ -20,6 +20,9 @@ var (
 	// ErrConnectionClosed: the connection was closing or had ended, so the
 	// frame was not queued (a Broadcast lists such clients in Missed).
 	ErrConnectionClosed = errors.New("socketipc: connection closed")
+	// ErrTooManyBadFrames: a peer sent more malformed frames in a short time
+	// than a working peer would, and its connection was dropped.
+	ErrTooManyBadFrames = errors.New("socketipc: too many malformed frames")
 )
 
 // SendError is every failed Send or Broadcast: what was not sent, to whom,

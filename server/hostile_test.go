@@ -2,16 +2,23 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/socketipc/socketipc/internal/conn"
+	"github.com/socketipc/socketipc/internal/eventlog"
 	"github.com/socketipc/socketipc/internal/leakcheck"
+	"github.com/socketipc/socketipc/internal/testsock"
 	"github.com/socketipc/socketipc/message"
 	"github.com/socketipc/socketipc/server"
 	"github.com/stretchr/testify/assert"
@@ -198,4 +205,100 @@ func TestErrorEventsFold(t *testing.T) {
 	}
 	assert.Equal(t, 3, sendEvents, "error events queued behind a busy listener: %v", events)
 	assert.Equal(t, failures, total, "every failure is counted in an event")
+}
+
+// countingHandler counts the records logged through it.
+type countingHandler struct {
+	slog.Handler
+	n *atomic.Int64
+}
+
+func (h countingHandler) Handle(ctx context.Context, r slog.Record) error {
+	h.n.Add(1)
+	return h.Handler.Handle(ctx, r)
+}
+
+// One million empty frames (2 MB of "\x00\x00") from one client: the server
+// logs a handful of lines, not one per frame, and drops that client once it
+// has sent more than conn.MaxBadFrames malformed frames within
+// conn.BadFrameWindow. Another client is unaffected.
+func TestBadFrameFloodIsCutOff(t *testing.T) {
+	leakcheck.Check(t)
+	var logged atomic.Int64
+	var text bytes.Buffer
+	var textMu sync.Mutex
+	logger := slog.New(countingHandler{slog.NewTextHandler(&lockedWriter{w: &text, mu: &textMu}, nil), &logged})
+	srv, err := server.New(server.Options{SocketFile: testsock.Path(t), Logger: logger})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = srv.Close() })
+	// No error listener: errors go to the logger.
+	log := eventlog.Record(srv, "listening", "connection", "connectionClose", "message.good")
+	require.NoError(t, srv.Listen())
+	log.Wait(t, "listening")
+	p := dialRaw(t, srv, log)
+	other := dialRaw(t, srv, log)
+
+	flood := bytes.Repeat([]byte("\x00\x00"), 1_000_000)
+	require.NoError(t, p.SetWriteDeadline(time.Now().Add(ioTimeout)))
+	_, werr := p.Write(flood) // fails (EPIPE) once the server stops reading
+	assert.Equal(t, []any{p.ID}, log.Wait(t, "connectionClose").Args)
+	assert.Error(t, werr, "the server stopped reading the flood")
+	assert.NotContains(t, srv.ClientIDs(), p.ID)
+
+	other.write(t, frameJSON("good", "1"))
+	log.Wait(t, "message.good")
+	require.NoError(t, srv.Send("ok", 1, other.ID))
+	assert.Equal(t, `{"topic":"ok","message":1}`, string(other.frame(t)))
+
+	// Ten frames one by one, one line for the rest of the run, one for the
+	// disconnection: at most a few runs before the limit is crossed.
+	assert.LessOrEqual(t, logged.Load(), int64(40), "log lines for one flood")
+	textMu.Lock()
+	defer textMu.Unlock()
+	assert.Contains(t, text.String(), "more like it")
+	assert.Contains(t, text.String(), message.ErrTooManyBadFrames.Error())
+}
+
+// Up to conn.MaxBadFrames malformed frames in a window are reported and the
+// client is kept.
+func TestBadFramesUnderTheLimitAreKept(t *testing.T) {
+	leakcheck.Check(t)
+	srv, log := startServer(t, server.Options{}, "message.good")
+	p := dialRaw(t, srv, log)
+	p.write(t, bytes.Repeat([]byte("x\x00\x00"), conn.MaxBadFrames))
+	p.write(t, frameJSON("good", "1"))
+	log.Wait(t, "message.good")
+	total := 0
+	for _, e := range log.All() {
+		if e.Name != "error" {
+			continue
+		}
+		var rep *message.RepeatedError
+		if errors.As(e.Err(), &rep) {
+			total += rep.Count
+		} else {
+			total++
+		}
+		require.ErrorIs(t, e.Err(), message.ErrNotJSON)
+	}
+	assert.Equal(t, conn.MaxBadFrames, total)
+	require.NoError(t, srv.Send("ok", 1, p.ID))
+	assert.Equal(t, `{"topic":"ok","message":1}`, string(p.frame(t)))
+	assert.Zero(t, log.Count("connectionClose"))
+
+	// One more within the window is one too many.
+	p.write(t, []byte("x\x00\x00"))
+	assert.Equal(t, []any{p.ID}, log.Wait(t, "connectionClose").Args)
+	assert.Contains(t, fmt.Sprint(log.All()), "too many malformed frames")
+}
+
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
 }

@@ -220,6 +220,7 @@ func (s *Server) acceptLoop(ln *socketfile.Listener) {
 func (s *Server) admit(nc *net.UnixConn) {
 	id := clientid.New()
 	boxedID := any(id)
+	guard := new(conn.FrameGuard)
 	var c *conn.Conn
 	c = conn.New(nc, conn.Config{
 		ClientID:      id,
@@ -231,7 +232,7 @@ func (s *Server) admit(nc *net.UnixConn) {
 		FlushTimeout:  s.opts.FlushTimeout,
 		Loop:          s.loop,
 		Inline:        &s.inline,
-		OnMessages:    func(_ *conn.Conn, msgs []conn.Msg) { s.deliver(msgs, boxedID) },
+		OnMessages:    func(c *conn.Conn, msgs []conn.Msg) { s.deliver(c, guard, msgs, boxedID) },
 		OnError:       func(_ *conn.Conn, err error) { s.Emit("error", err) },
 		OnDrain:       func(*conn.Conn) { s.Emit("drain", id) },
 		OnClose:       func(*conn.Conn) { s.Emit("connectionClose", id) },
@@ -270,14 +271,25 @@ func (s *Server) admit(nc *net.UnixConn) {
 	c.Run()
 }
 
-// deliver runs on the loop with one read's worth of a client's frames.
-func (s *Server) deliver(msgs []conn.Msg, boxedID any) {
-	for i := range msgs {
+// deliver runs on the loop with one read's worth of a client's frames. A
+// run of malformed frames is one error event; a client that sends too many
+// is dropped, and nothing more of it is delivered.
+func (s *Server) deliver(c *conn.Conn, guard *conn.FrameGuard, msgs []conn.Msg, boxedID any) {
+	run := 0 // malformed frames just before msgs[i]
+	for i := 0; i < len(msgs) && !guard.Rejected(); i++ {
 		m := &msgs[i]
 		if m.Err != nil {
-			s.Emit("error", m.Err)
+			n, err := conn.BadRun(msgs, i, run)
+			run += n
+			s.Emit("error", err)
+			if err := guard.Bad(n, time.Now(), "client "+c.ID()); err != nil {
+				c.Reject()
+				s.Emit("error", err)
+			}
+			i += n - 1
 			continue
 		}
+		run = 0
 		s.Emit("message", m, m.Topic.Boxed, boxedID)
 		s.Emit(m.Topic.Event, m, boxedID)
 	}

@@ -328,6 +328,15 @@ func (c *Conn) Close() {
 	signal(c.wake)
 }
 
+// Reject ends a connection whose peer misbehaves: as with Close, what was
+// queued for the peer is still written (within the flush timeout), but
+// its side is no longer read: what it had sent and we had not read yet is
+// read and dropped by the caller, and its further writes fail.
+func (c *Conn) Reject() {
+	c.Close()
+	_ = c.nc.CloseRead()
+}
+
 // Abort drops the connection at once, queue and all.
 func (c *Conn) Abort() {
 	c.mu.Lock()
