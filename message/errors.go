@@ -106,3 +106,29 @@ func (e *RepeatedError) Error() string {
 }
 
 func (e *RepeatedError) Unwrap() error { return e.Err }
+
+// ErrSlowClient: the server dropped a client whose send queue overflowed,
+// as server Options.DisconnectSlowClients asks.
+var ErrSlowClient = errors.New("socketipc: slow client disconnected")
+
+// DiscardedError says a connection ended with messages that Send or
+// Broadcast had accepted (returned nil for) and that were never written in
+// whole: how many, their bytes, and why (Err: ErrSlowClient, or the write
+// or flush error). Written means handed to the kernel: a peer that dies
+// later can still lose what was written (see docs/RELIABILITY.md).
+type DiscardedError struct {
+	ClientID string
+	Messages int
+	Bytes    int
+	Err      error
+}
+
+func (e *DiscardedError) Error() string {
+	who := "the connection"
+	if e.ClientID != "" {
+		who = "client " + e.ClientID
+	}
+	return fmt.Sprintf("socketipc: %s dropped with %d accepted message(s) (%d bytes) not written: %v", who, e.Messages, e.Bytes, e.Err)
+}
+
+func (e *DiscardedError) Unwrap() error { return e.Err }

@@ -205,6 +205,15 @@ func TestErrorEventsFold(t *testing.T) {
 	}
 	assert.Equal(t, 3, sendEvents, "error events queued behind a busy listener: %v", events)
 	assert.Equal(t, failures, total, "every failure is counted in an event")
+
+	// slow did not read within FlushTimeout: its connectionClose says what
+	// it never got.
+	closeEv := log.Wait(t, "connectionClose")
+	var de *message.DiscardedError
+	require.ErrorAs(t, closeEv.Arg(1).(error), &de)
+	assert.Equal(t, slow.ID, de.ClientID)
+	assert.Equal(t, 1, de.Messages, "the big message")
+	assert.Positive(t, de.Bytes)
 }
 
 // countingHandler counts the records logged through it.
@@ -301,4 +310,39 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(b)
+}
+
+// With DisconnectSlowClients, the send that overflows drops the client and
+// says how many messages it had accepted for it were discarded, and how
+// many bytes; connectionClose says the same. Every accepted message is
+// either received or counted as discarded.
+func TestDisconnectSlowClientsCountsDiscarded(t *testing.T) {
+	leakcheck.Check(t)
+	srv, log := startServer(t, server.Options{MaxQueueBytes: smallQueue, DisconnectSlowClients: true})
+	slow := dialRaw(t, srv, log)
+	accepted, err := fillQueue(t, srv, slow.ID)
+	require.ErrorIs(t, err, message.ErrQueueFull)
+	require.ErrorIs(t, err, message.ErrSlowClient)
+	var de *message.DiscardedError
+	require.ErrorAs(t, err, &de)
+	assert.Equal(t, slow.ID, de.ClientID)
+	assert.Positive(t, de.Messages)
+	// Whole frames, and perhaps one cut short by the drop.
+	assert.LessOrEqual(t, de.Bytes, de.Messages*chunkFrameLen)
+	assert.Greater(t, de.Bytes, (de.Messages-1)*chunkFrameLen)
+	assert.Contains(t, err.Error(), fmt.Sprintf("%d accepted message(s) (%d bytes) not written", de.Messages, de.Bytes))
+	requireEmitted(t, log, err)
+
+	closeEv := log.Wait(t, "connectionClose")
+	assert.Equal(t, slow.ID, closeEv.Arg(0))
+	var closeDE *message.DiscardedError
+	require.ErrorAs(t, closeEv.Arg(1).(error), &closeDE)
+	assert.Equal(t, *de, *closeDE)
+
+	// The peer gets every accepted message that was not counted as discarded.
+	require.NoError(t, slow.SetReadDeadline(time.Now().Add(ioTimeout)))
+	data, _ := io.ReadAll(slow)
+	received := bytes.Count(data, []byte("\x00\x00"))
+	assert.Equal(t, accepted, received+de.Messages, "accepted = received + discarded")
+	assert.Equal(t, accepted*chunkFrameLen, len(data)+de.Bytes)
 }

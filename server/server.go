@@ -73,7 +73,10 @@ type Options struct {
 	// fit fails with message.ErrQueueFull. Zero: 64 MiB.
 	MaxQueueBytes int
 	// DisconnectSlowClients drops a client whose queue overflowed, instead
-	// of keeping it and failing the sends.
+	// of keeping it and failing the sends. What was queued for it is
+	// discarded: the overflowing Send's (or Broadcast's) error and the
+	// client's connectionClose event carry a *message.DiscardedError that
+	// says how many accepted messages and bytes were lost.
 	DisconnectSlowClients bool
 	// FlushTimeout bounds how long Close waits for each connection to write
 	// what was queued and for the peer to end its side. Zero: 5 s.
@@ -235,7 +238,7 @@ func (s *Server) admit(nc *net.UnixConn) {
 		OnMessages:    func(c *conn.Conn, msgs []conn.Msg) { s.deliver(c, guard, msgs, boxedID) },
 		OnError:       func(_ *conn.Conn, err error) { s.Emit("error", err) },
 		OnDrain:       func(*conn.Conn) { s.Emit("drain", id) },
-		OnClose:       func(*conn.Conn) { s.Emit("connectionClose", id) },
+		OnClose:       func(c *conn.Conn) { s.connectionClosed(c, boxedID) },
 		Ended: func(*conn.Conn) {
 			s.mu.Lock()
 			delete(s.clients, id)
@@ -318,7 +321,12 @@ func (s *Server) client(id string) (*conn.Conn, bool) {
 // connected (message.ErrBadClient), for a message that can't be encoded
 // (*message.EncodeError) and when that client's queue is full
 // (message.ErrQueueFull). A nil return means the frame will be written
-// before the connection closes, Close included.
+// before the connection closes, Close included, with one exception: with
+// Options.DisconnectSlowClients, a client whose queue later overflows is
+// dropped with what was queued for it. Then the Send or Broadcast that
+// overflowed says how many accepted messages (and bytes) were discarded,
+// in a *message.DiscardedError in its error chain, and so does the
+// client's connectionClose event, in its second argument.
 func (s *Server) Send(topic string, msg any, clientID string) error {
 	c, closed := s.client(clientID)
 	sendErr := func(err error) error {
@@ -337,15 +345,34 @@ func (s *Server) Send(topic string, msg any, clientID string) error {
 	case errors.Is(err, message.ErrConnectionClosed):
 		return sendErr(fmt.Errorf("%w: its connection is closing", message.ErrBadClient))
 	case errors.Is(err, message.ErrQueueFull):
-		s.overflowed(c)
+		if dropped := s.overflowed(c); dropped != nil {
+			err = fmt.Errorf("%w; %w", err, dropped)
+		}
 	}
 	return sendErr(err)
 }
 
-func (s *Server) overflowed(c *conn.Conn) {
-	if s.opts.DisconnectSlowClients {
-		c.Abort()
+// overflowed handles a client whose queue refused a frame: with
+// DisconnectSlowClients it is dropped, and the returned *DiscardedError
+// says what it had accepted and will never write.
+func (s *Server) overflowed(c *conn.Conn) error {
+	if !s.opts.DisconnectSlowClients {
+		return nil
 	}
+	msgs, n := c.Drop(message.ErrSlowClient)
+	return &message.DiscardedError{ClientID: c.ID(), Messages: msgs, Bytes: n, Err: message.ErrSlowClient}
+}
+
+// connectionClosed emits connectionClose (clientID), with a second
+// argument, a *message.DiscardedError, when the connection ended with
+// messages it had accepted and never wrote.
+func (s *Server) connectionClosed(c *conn.Conn, boxedID any) {
+	msgs, n, reason := c.Unsent()
+	if n == 0 {
+		s.Emit("connectionClose", boxedID)
+		return
+	}
+	s.Emit("connectionClose", boxedID, &message.DiscardedError{ClientID: c.ID(), Messages: msgs, Bytes: n, Err: reason})
 }
 
 // Broadcast encodes msg once and queues it for every connected client;
@@ -368,6 +395,7 @@ func (s *Server) Broadcast(topic string, msg any) error {
 		return nil
 	}
 	var missed []string
+	var dropped []error
 	var full, closing int
 	err := conn.EncodeFrame(s.opts.Transcoder, s.opts.Framing, topic, msg, func(frame []byte) error {
 		shared := s.broadcasts.Store(frame)
@@ -378,7 +406,9 @@ func (s *Server) Broadcast(topic string, msg any) error {
 			case errors.Is(err, message.ErrQueueFull):
 				missed = append(missed, c.ID())
 				full++
-				s.overflowed(c)
+				if err := s.overflowed(c); err != nil {
+					dropped = append(dropped, err)
+				}
 			default: // closing: it will never be written
 				missed = append(missed, c.ID())
 				closing++
@@ -400,6 +430,9 @@ func (s *Server) Broadcast(topic string, msg any) error {
 		why = message.ErrConnectionClosed
 	default:
 		why = fmt.Errorf("%w (%d clients); %w (%d clients)", message.ErrQueueFull, full, message.ErrConnectionClosed, closing)
+	}
+	if len(dropped) > 0 {
+		why = fmt.Errorf("%w; %w", why, errors.Join(dropped...))
 	}
 	return s.fail(&message.SendError{Topic: topic, Message: msg, Missed: missed, Err: why})
 }
