@@ -58,8 +58,9 @@ type Options struct {
 	// like a port) and over-long paths are rejected by New.
 	SocketFile string
 	// SocketMode, when not zero, is the socket file's permission bits (for
-	// example 0o600); the file never exists with wider ones. Zero leaves
-	// them to the process umask, as Node does.
+	// example 0o600); the file never exists with wider ones, and the
+	// process umask is never changed (so no other file is created looser
+	// meanwhile). Zero leaves them to the process umask, as Node does.
 	SocketMode os.FileMode
 	// Transcoder encodes and decodes messages; nil means message.JSON.
 	Transcoder message.Transcoder
