@@ -348,7 +348,7 @@ func (c *Client) deliver(cur *conn.Conn, guard *conn.FrameGuard, msgs []conn.Msg
 			n, err := conn.BadRun(msgs, i, run)
 			run += n
 			c.Emit("error", err)
-			if err := guard.Bad(n, time.Now(), "the server"); err != nil {
+			if err := guard.Bad(n, time.Now(), m.Err); err != nil {
 				cur.Reject()
 				c.Emit("error", err)
 			}

@@ -286,7 +286,7 @@ func (s *Server) deliver(c *conn.Conn, guard *conn.FrameGuard, msgs []conn.Msg, 
 			n, err := conn.BadRun(msgs, i, run)
 			run += n
 			s.Emit("error", err)
-			if err := guard.Bad(n, time.Now(), "client "+c.ID()); err != nil {
+			if err := guard.Bad(n, time.Now(), m.Err); err != nil {
 				c.Reject()
 				s.Emit("error", err)
 			}

@@ -1,6 +1,7 @@
 package conn
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -28,9 +29,11 @@ type FrameGuard struct {
 // more of it is delivered.
 func (g *FrameGuard) Rejected() bool { return g.rejected }
 
-// Bad records n consecutive malformed frames. Past the limit it returns the
-// error to report, and the caller should Reject the connection.
-func (g *FrameGuard) Bad(n int, now time.Time, from string) error {
+// Bad records n consecutive malformed frames, the first of which failed
+// with first. Past the limit it returns the error to report, a
+// *message.DecodeError (the sender's id and the bytes of first) wrapping
+// message.ErrTooManyBadFrames, and the caller should Reject the connection.
+func (g *FrameGuard) Bad(n int, now time.Time, first error) error {
 	if g.rejected {
 		return nil
 	}
@@ -42,8 +45,13 @@ func (g *FrameGuard) Bad(n int, now time.Time, from string) error {
 		return nil
 	}
 	g.rejected = true
-	return fmt.Errorf("socketipc: %s sent %d malformed frames within %v, over the limit of %d; disconnecting it: %w",
-		from, g.count, BadFrameWindow, MaxBadFrames, message.ErrTooManyBadFrames)
+	cut := &message.DecodeError{Err: fmt.Errorf("%d malformed frames within %v, over the limit of %d; disconnecting: %w",
+		g.count, BadFrameWindow, MaxBadFrames, message.ErrTooManyBadFrames)}
+	var de *message.DecodeError
+	if errors.As(first, &de) {
+		cut.Raw, cut.ClientID = de.Raw, de.ClientID
+	}
+	return cut
 }
 
 // separateBadFrames: in a run of malformed frames from one read, the first
