@@ -21,6 +21,7 @@ import (
 	"github.com/socketipc/socketipc/backoff"
 	"github.com/socketipc/socketipc/emitter"
 	"github.com/socketipc/socketipc/internal/conn"
+	"github.com/socketipc/socketipc/internal/errfold"
 	"github.com/socketipc/socketipc/internal/loop"
 	"github.com/socketipc/socketipc/internal/socketfile"
 	"github.com/socketipc/socketipc/message"
@@ -101,6 +102,8 @@ type Client struct {
 	*emitter.Emitter
 	opts Options
 	loop *loop.Loop
+	// errors folds the error events of failing calls (see fail).
+	errors errfold.Folder
 
 	mu            sync.Mutex
 	current       *conn.Conn // the connection Send uses, nil while not connected
@@ -152,10 +155,16 @@ func (c *Client) emit(event string, args ...any) {
 	c.loop.Post(func() { c.Emit(event, args...) })
 }
 
+// fail emits err and returns it: every failing method does both. The
+// event is folded into one of the same kind still waiting on the loop, if
+// any (see errfold), so failures in a tight loop never queue events
+// without bound; the caller always gets its own error.
 func (c *Client) fail(err error) error {
-	c.emit("error", err)
+	c.errors.Post(errfold.SendKey(err), err, c.loop.Post, c.emitError)
 	return err
 }
+
+func (c *Client) emitError(err error) { c.Emit("error", err) }
 
 // Connect starts connecting in the background and returns at once. Failed
 // attempts emit "connectError" and are retried after RetryDelay until one
@@ -259,6 +268,7 @@ func (c *Client) allowPeer(nc *net.UnixConn) error {
 
 // start makes the connection current, unless Close came first.
 func (c *Client) start(nc *net.UnixConn) *conn.Conn {
+	guard := new(conn.FrameGuard)
 	cur := conn.New(nc, conn.Config{
 		Transcoder:    c.opts.Transcoder,
 		Framing:       c.opts.Framing,
@@ -267,7 +277,7 @@ func (c *Client) start(nc *net.UnixConn) *conn.Conn {
 		FlushTimeout:  c.opts.FlushTimeout,
 		Loop:          c.loop,
 		Inline:        &c.inline,
-		OnMessages:    func(_ *conn.Conn, msgs []conn.Msg) { c.deliver(msgs) },
+		OnMessages:    func(cur *conn.Conn, msgs []conn.Msg) { c.deliver(cur, guard, msgs) },
 		OnError:       func(_ *conn.Conn, err error) { c.Emit("error", err) },
 		OnDrain:       func(*conn.Conn) { c.Emit("drain") },
 		Ended: func(ended *conn.Conn) {
@@ -327,14 +337,25 @@ func (c *Client) isClosing() bool {
 	}
 }
 
-// deliver runs on the loop with one read's worth of frames.
-func (c *Client) deliver(msgs []conn.Msg) {
-	for i := range msgs {
+// deliver runs on the loop with one read's worth of frames. A run of
+// malformed frames is one error event; a server that sends too many is
+// dropped (the client reconnects), and nothing more of it is delivered.
+func (c *Client) deliver(cur *conn.Conn, guard *conn.FrameGuard, msgs []conn.Msg) {
+	run := 0 // malformed frames just before msgs[i]
+	for i := 0; i < len(msgs) && !guard.Rejected(); i++ {
 		m := &msgs[i]
 		if m.Err != nil {
-			c.Emit("error", m.Err)
+			n, err := conn.BadRun(msgs, i, run)
+			run += n
+			c.Emit("error", err)
+			if err := guard.Bad(n, time.Now(), m.Err); err != nil {
+				cur.Reject()
+				c.Emit("error", err)
+			}
+			i += n - 1
 			continue
 		}
+		run = 0
 		c.Emit("message", m, m.Topic.Boxed)
 		c.Emit(m.Topic.Event, m)
 		m.Delivered()

@@ -21,8 +21,12 @@ var (
 	ErrQueueFull = errors.New("socketipc: send queue full")
 	// ErrFrameTooLarge: an incoming frame is longer than the maximum frame size.
 	ErrFrameTooLarge = errors.New("socketipc: frame too large")
-	// ErrConnectionClosed: the connection ended before the frame could be queued.
+	// ErrConnectionClosed: the connection was closing or had ended, so the
+	// frame was not queued (a Broadcast lists such clients in Missed).
 	ErrConnectionClosed = errors.New("socketipc: connection closed")
+	// ErrTooManyBadFrames: a peer sent more malformed frames in a short time
+	// than a working peer would, and its connection was dropped.
+	ErrTooManyBadFrames = errors.New("socketipc: too many malformed frames")
 )
 
 // SendError is every failed Send or Broadcast: what was not sent, to whom,
@@ -149,3 +153,48 @@ func (e *DecodeError) Error() string {
 }
 
 func (e *DecodeError) Unwrap() error { return e.Err }
+
+// RepeatedError is an error event that stands for Count errors of one kind
+// from one source (the same client, or the Server or Client itself) that
+// happened while the first of them was waiting to be delivered: Err is that
+// first one, and the Count-1 others were counted instead of queued, so a
+// storm of failures cannot queue events without bound (a slow error
+// listener would otherwise fall ever further behind). Only events are
+// folded: each failing call still returns its own error. errors.Is and
+// errors.As see through to Err.
+type RepeatedError struct {
+	Err   error
+	Count int
+}
+
+func (e *RepeatedError) Error() string {
+	return fmt.Sprintf("%v (and %d more like it)", e.Err, e.Count-1)
+}
+
+func (e *RepeatedError) Unwrap() error { return e.Err }
+
+// ErrSlowClient: the server dropped a client whose send queue overflowed,
+// as server Options.DisconnectSlowClients asks.
+var ErrSlowClient = errors.New("socketipc: slow client disconnected")
+
+// DiscardedError says a connection ended with messages that Send or
+// Broadcast had accepted (returned nil for) and that were never written in
+// whole: how many, their bytes, and why (Err: ErrSlowClient, or the write
+// or flush error). Written means handed to the kernel: a peer that dies
+// later can still lose what was written (see docs/RELIABILITY.md).
+type DiscardedError struct {
+	ClientID string
+	Messages int
+	Bytes    int
+	Err      error
+}
+
+func (e *DiscardedError) Error() string {
+	who := "the connection"
+	if e.ClientID != "" {
+		who = "client " + e.ClientID
+	}
+	return fmt.Sprintf("socketipc: %s dropped with %d accepted message(s) (%d bytes) not written: %v", who, e.Messages, e.Bytes, e.Err)
+}
+
+func (e *DiscardedError) Unwrap() error { return e.Err }

@@ -10,10 +10,12 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/socketipc/socketipc/client"
+	"github.com/socketipc/socketipc/internal/conn"
 	"github.com/socketipc/socketipc/internal/eventlog"
 	"github.com/socketipc/socketipc/internal/leakcheck"
 	"github.com/socketipc/socketipc/internal/testsock"
@@ -112,7 +114,8 @@ type errRecorder struct {
 }
 
 type peerErrs struct {
-	count    int
+	count    int     // malformed frames reported (a RepeatedError counts for several)
+	cut      int     // errors saying it was dropped for sending too many
 	first    []error // up to 3
 	lastSeq  int     // position of the last error
 	closeSeq int     // position of connectionClose, 0 if none yet
@@ -131,7 +134,15 @@ func recordErrors(srv *server.Server) *errRecorder {
 			return
 		}
 		p := r.peer(de.ClientID)
-		p.count++
+		var rep *message.RepeatedError
+		switch {
+		case errors.Is(err, message.ErrTooManyBadFrames):
+			p.cut++
+		case errors.As(err, &rep):
+			p.count += rep.Count
+		default:
+			p.count++
+		}
 		p.lastSeq = r.seq
 		if len(p.first) < 3 {
 			// A copy: the frame of a DecodeError shares the array of its
@@ -207,8 +218,12 @@ func randomFrames(rng *rand.Rand, n int) (data []byte, delimiters int) {
 //   - one sends an endless frame with no delimiter: an error matching
 //     ErrFrameTooLarge with its client id, its connection closed as soon as
 //     the frame passes the limit, memory bounded by the limit;
-//   - one sends random bytes: a *message.DecodeError for each frame, the
-//     connection stays usable (a valid frame after them is delivered);
+//   - one sends random bytes cut into frames, hundreds at once: a
+//     *message.DecodeError for each frame (runs of them folded into a
+//     message.RepeatedError) until more than conn.MaxBadFrames arrived
+//     within a second, then one wrapping message.ErrTooManyBadFrames, and
+//     its connection is dropped (server TestUndecodableFrame shows that a
+//     connection with a few bad frames stays usable);
 //   - one connects and sends nothing: no error, and the server's Close
 //     still completes within its flush timeout;
 //   - one disconnects in the middle of a frame: a *message.DecodeError
@@ -296,7 +311,7 @@ func TestMaliciousPeers(t *testing.T) {
 			defer wg.Done()
 			_ = random.SetWriteDeadline(time.Now().Add(eventlog.Timeout))
 			if _, err := random.Write(data); err != nil {
-				randomErr = err
+				randomErr = err // the server stopped reading it: expected
 				return
 			}
 			_, randomErr = random.Write([]byte(alive + "\x00\x00"))
@@ -326,20 +341,23 @@ func TestMaliciousPeers(t *testing.T) {
 			tooLarge++
 		}
 
-		// Random bytes: a DecodeError per frame, and the connection still
-		// works: the valid frame after them arrives.
-		require.NoError(t, randomErr, "round %d: writing random bytes", round)
-		waitUntil(t, "the random peer's valid frame", eventlog.Timeout, func() bool { return rec.of(randomID).alive == int64(round) })
-		pr := rec.of(randomID)
-		assert.GreaterOrEqual(t, pr.count, delimiters, "round %d: one DecodeError per random frame at least", round)
+		// Random bytes: a DecodeError per frame until the limit, then the
+		// connection is dropped; nothing after is delivered.
+		require.Greater(t, delimiters, conn.MaxBadFrames, "round %d: enough random frames to cross the limit", round)
+		pr := rec.waitClosed(t, randomID, "random peer")
+		assert.Equal(t, 1, pr.cut, "round %d: one error says the random peer was dropped", round)
+		assert.Greater(t, pr.count, conn.MaxBadFrames, "round %d: frames reported before the drop", round)
+		assert.LessOrEqual(t, pr.count, delimiters)
+		assert.Less(t, pr.lastSeq, pr.closeSeq, "the errors come before connectionClose")
+		assert.Equal(t, int64(-1), pr.alive, "round %d: nothing of the random peer is delivered after the drop", round)
 		for _, err := range pr.first {
 			assert.NotErrorIs(t, err, message.ErrFrameTooLarge)
 		}
+		if randomErr != nil { // its writes fail once the server stops reading
+			assert.ErrorIs(t, randomErr, syscall.EPIPE, "round %d: writing random bytes", round)
+		}
 		decodeErrs += pr.count
-		assert.Zero(t, pr.closeSeq, "round %d: the random peer was disconnected", round)
-		require.NoError(t, random.Close())
-		pr2 := rec.waitClosed(t, randomID, "random peer")
-		assert.Equal(t, pr.count, pr2.count, "round %d: an error for the random peer's clean close", round)
+		random.Close()
 
 		// Disconnected mid-frame: DecodeError wrapping io.ErrUnexpectedEOF, then connectionClose.
 		require.NoError(t, halfErr)
@@ -407,7 +425,7 @@ func TestMaliciousPeers(t *testing.T) {
 	report(t, result{
 		Scenario: "malicious peers", Sent: h.pinged, Received: h.pongs.Load(), Lost: h.pinged - h.pongs.Load(), Duplicated: h.bad.Load(),
 		PeakMem: peak, MemKind: "HeapInuse, test process (server and clients)", Seconds: time.Since(start).Seconds(),
-		Notes: fmt.Sprintf("healthy ping-pong beside %d round(s) of 4 bad peers: %d endless frames cut at the %s limit (at most %s written), %d decode errors from random bytes, %d mid-frame disconnects, %d silent peers (Close took %v with flush timeout %v)",
-			rounds, tooLarge, mib(uint64(maxFrame)), mib(uint64(maxEndless)), decodeErrs, unexpectedEOF, len(silents), closeTook.Round(time.Millisecond), flush),
+		Notes: fmt.Sprintf("healthy ping-pong beside %d round(s) of 4 bad peers: %d endless frames cut at the %s limit (at most %s written), %d random frames reported as decode errors before each random peer was dropped (over %d a second), %d mid-frame disconnects, %d silent peers (Close took %v with flush timeout %v)",
+			rounds, tooLarge, mib(uint64(maxFrame)), mib(uint64(maxEndless)), decodeErrs, conn.MaxBadFrames, unexpectedEOF, len(silents), closeTook.Round(time.Millisecond), flush),
 	})
 }

@@ -132,7 +132,9 @@ func TestQueueDisconnectSlowClients(t *testing.T) {
 	require.ErrorAs(t, err, &se)
 	assert.Equal(t, slow.ID, se.ClientID)
 	requireEmitted(t, log, err)
-	assert.Equal(t, []any{slow.ID}, log.Wait(t, "connectionClose").Args)
+	closeEv := log.Wait(t, "connectionClose")
+	assert.Equal(t, slow.ID, closeEv.Arg(0))
+	require.ErrorIs(t, closeEv.Arg(1).(error), message.ErrSlowClient, "what was dropped (see TestDisconnectSlowClientsCountsDiscarded)")
 	_ = slow.readToEnd(t) // the connection ends (what was queued is dropped)
 	assert.Equal(t, []string{other.ID}, srv.ClientIDs())
 	err = srv.Send("q", 1, slow.ID)
@@ -174,7 +176,10 @@ func TestBroadcastWithOneFullQueue(t *testing.T) {
 			}
 
 			if disconnect {
-				assert.Equal(t, []any{slow.ID}, log.Wait(t, "connectionClose").Args)
+				closeEv := log.Wait(t, "connectionClose")
+				assert.Equal(t, slow.ID, closeEv.Arg(0))
+				require.ErrorIs(t, closeEv.Arg(1).(error), message.ErrSlowClient)
+				require.ErrorIs(t, err, message.ErrSlowClient, "the broadcast's error says it was dropped")
 				require.NoError(t, srv.Broadcast("q2", 2))
 			} else {
 				err = srv.Broadcast("q2", 2)

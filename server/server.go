@@ -20,6 +20,7 @@ import (
 	"github.com/socketipc/socketipc/clientid"
 	"github.com/socketipc/socketipc/emitter"
 	"github.com/socketipc/socketipc/internal/conn"
+	"github.com/socketipc/socketipc/internal/errfold"
 	"github.com/socketipc/socketipc/internal/loop"
 	"github.com/socketipc/socketipc/internal/socketfile"
 	"github.com/socketipc/socketipc/message"
@@ -64,8 +65,9 @@ type Options struct {
 	// like a port) and over-long paths are rejected by New.
 	SocketFile string
 	// SocketMode, when not zero, is the socket file's permission bits (for
-	// example 0o600); the file never exists with wider ones. Zero leaves
-	// them to the process umask, as Node does.
+	// example 0o600); the file never exists with wider ones, and the
+	// process umask is never changed (so no other file is created looser
+	// meanwhile). Zero leaves them to the process umask, as Node does.
 	SocketMode os.FileMode
 	// Transcoder encodes and decodes messages; nil means message.JSON.
 	Transcoder message.Transcoder
@@ -79,7 +81,10 @@ type Options struct {
 	// fit fails with message.ErrQueueFull. Zero: 64 MiB.
 	MaxQueueBytes int
 	// DisconnectSlowClients drops a client whose queue overflowed, instead
-	// of keeping it and failing the sends.
+	// of keeping it and failing the sends. What was queued for it is
+	// discarded: the overflowing Send's (or Broadcast's) error and the
+	// client's connectionClose event carry a *message.DiscardedError that
+	// says how many accepted messages and bytes were lost.
 	DisconnectSlowClients bool
 	// FlushTimeout bounds how long Close waits for each connection to write
 	// what was queued and for the peer to end its side. Zero: 5 s.
@@ -119,6 +124,8 @@ type Server struct {
 	*emitter.Emitter
 	opts Options
 	loop *loop.Loop
+	// errors folds the error events of failing calls (see fail).
+	errors errfold.Folder
 
 	mu           sync.Mutex
 	clients      map[string]*conn.Conn
@@ -165,11 +172,16 @@ func (s *Server) emit(event string, args ...any) {
 	s.loop.Post(func() { s.Emit(event, args...) })
 }
 
-// fail emits err and returns it: every failing method does both.
+// fail emits err and returns it: every failing method does both. The
+// event is folded into one of the same kind still waiting on the loop, if
+// any (see errfold), so failures in a tight loop never queue events
+// without bound; the caller always gets its own error.
 func (s *Server) fail(err error) error {
-	s.emit("error", err)
+	s.errors.Post(errfold.SendKey(err), err, s.loop.Post, s.emitError)
 	return err
 }
+
+func (s *Server) emitError(err error) { s.Emit("error", err) }
 
 // Listen binds the socket file (reclaiming it if a crashed server left it)
 // and starts accepting connections. It returns once bound, or with the
@@ -240,6 +252,7 @@ func (s *Server) acceptLoop(ln *socketfile.Listener) {
 func (s *Server) admit(nc *net.UnixConn) {
 	id := clientid.New()
 	boxedID := any(id)
+	guard := new(conn.FrameGuard)
 	var c *conn.Conn
 	c = conn.New(nc, conn.Config{
 		ClientID:      id,
@@ -253,10 +266,10 @@ func (s *Server) admit(nc *net.UnixConn) {
 		IdleTimeout:   s.opts.IdleTimeout,
 		Loop:          s.loop,
 		Inline:        &s.inline,
-		OnMessages:    func(_ *conn.Conn, msgs []conn.Msg) { s.deliver(msgs, boxedID) },
+		OnMessages:    func(c *conn.Conn, msgs []conn.Msg) { s.deliver(c, guard, msgs, boxedID) },
 		OnError:       func(_ *conn.Conn, err error) { s.Emit("error", err) },
 		OnDrain:       func(*conn.Conn) { s.Emit("drain", id) },
-		OnClose:       func(*conn.Conn) { s.Emit("connectionClose", id) },
+		OnClose:       func(c *conn.Conn) { s.connectionClosed(c, boxedID) },
 		Ended: func(*conn.Conn) {
 			s.mu.Lock()
 			delete(s.clients, id)
@@ -272,7 +285,9 @@ func (s *Server) admit(nc *net.UnixConn) {
 		}
 		if err != nil {
 			nc.Close()
-			s.emit("error", fmt.Errorf("%w (pid %d, uid %d, gid %d): %w", ErrPeerRefused, cred.PID, cred.UID, cred.GID, err))
+			// A peer can connect again and again: fold these too.
+			refused := fmt.Errorf("%w (pid %d, uid %d, gid %d): %w", ErrPeerRefused, cred.PID, cred.UID, cred.GID, err)
+			s.errors.Post(errfold.Key{Kind: ErrPeerRefused}, refused, s.loop.Post, s.emitError)
 			return
 		}
 	}
@@ -296,14 +311,25 @@ func (s *Server) admit(nc *net.UnixConn) {
 	c.Run()
 }
 
-// deliver runs on the loop with one read's worth of a client's frames.
-func (s *Server) deliver(msgs []conn.Msg, boxedID any) {
-	for i := range msgs {
+// deliver runs on the loop with one read's worth of a client's frames. A
+// run of malformed frames is one error event; a client that sends too many
+// is dropped, and nothing more of it is delivered.
+func (s *Server) deliver(c *conn.Conn, guard *conn.FrameGuard, msgs []conn.Msg, boxedID any) {
+	run := 0 // malformed frames just before msgs[i]
+	for i := 0; i < len(msgs) && !guard.Rejected(); i++ {
 		m := &msgs[i]
 		if m.Err != nil {
-			s.Emit("error", m.Err)
+			n, err := conn.BadRun(msgs, i, run)
+			run += n
+			s.Emit("error", err)
+			if err := guard.Bad(n, time.Now(), m.Err); err != nil {
+				c.Reject()
+				s.Emit("error", err)
+			}
+			i += n - 1
 			continue
 		}
+		run = 0
 		s.Emit("message", m, m.Topic.Boxed, boxedID)
 		s.Emit(m.Topic.Event, m, boxedID)
 		m.Delivered()
@@ -333,7 +359,12 @@ func (s *Server) client(id string) (*conn.Conn, bool) {
 // connected (message.ErrBadClient), for a message that can't be encoded
 // (*message.EncodeError) and when that client's queue is full
 // (message.ErrQueueFull). A nil return means the frame will be written
-// before the connection closes, Close included.
+// before the connection closes, Close included, with one exception: with
+// Options.DisconnectSlowClients, a client whose queue later overflows is
+// dropped with what was queued for it. Then the Send or Broadcast that
+// overflowed says how many accepted messages (and bytes) were discarded,
+// in a *message.DiscardedError in its error chain, and so does the
+// client's connectionClose event, in its second argument.
 func (s *Server) Send(topic string, msg any, clientID string) error {
 	c, closed := s.client(clientID)
 	sendErr := func(err error) error {
@@ -352,21 +383,44 @@ func (s *Server) Send(topic string, msg any, clientID string) error {
 	case errors.Is(err, message.ErrConnectionClosed):
 		return sendErr(fmt.Errorf("%w: its connection is closing", message.ErrBadClient))
 	case errors.Is(err, message.ErrQueueFull):
-		s.overflowed(c)
+		if dropped := s.overflowed(c); dropped != nil {
+			err = fmt.Errorf("%w; %w", err, dropped)
+		}
 	}
 	return sendErr(err)
 }
 
-func (s *Server) overflowed(c *conn.Conn) {
-	if s.opts.DisconnectSlowClients {
-		c.Abort()
+// overflowed handles a client whose queue refused a frame: with
+// DisconnectSlowClients it is dropped, and the returned *DiscardedError
+// says what it had accepted and will never write.
+func (s *Server) overflowed(c *conn.Conn) error {
+	if !s.opts.DisconnectSlowClients {
+		return nil
 	}
+	msgs, n := c.Drop(message.ErrSlowClient)
+	return &message.DiscardedError{ClientID: c.ID(), Messages: msgs, Bytes: n, Err: message.ErrSlowClient}
+}
+
+// connectionClosed emits connectionClose (clientID), with a second
+// argument, a *message.DiscardedError, when the connection ended with
+// messages it had accepted and never wrote.
+func (s *Server) connectionClosed(c *conn.Conn, boxedID any) {
+	msgs, n, reason := c.Unsent()
+	if n == 0 {
+		s.Emit("connectionClose", boxedID)
+		return
+	}
+	s.Emit("connectionClose", boxedID, &message.DiscardedError{ClientID: c.ID(), Messages: msgs, Bytes: n, Err: reason})
 }
 
 // Broadcast encodes msg once and queues it for every connected client;
-// with no clients it does nothing. Clients whose queue is full miss it: the
-// returned (and emitted) *message.SendError lists them in Missed, and every
-// other client still gets the message.
+// with no clients it does nothing. A nil return means every connected
+// client will be sent the message. Clients that will not be sent it are
+// listed in the returned (and emitted) *message.SendError's Missed: those
+// whose queue is full (the error matches message.ErrQueueFull) and those
+// whose connection is already closing, because the client hung up or
+// Close has begun (message.ErrConnectionClosed). Every other client still
+// gets the message.
 func (s *Server) Broadcast(topic string, msg any) error {
 	s.mu.Lock()
 	if s.closed {
@@ -379,13 +433,23 @@ func (s *Server) Broadcast(topic string, msg any) error {
 		return nil
 	}
 	var missed []string
+	var dropped []error
+	var full, closing int
 	err := conn.EncodeFrame(s.opts.Transcoder, s.opts.Framing, topic, msg, func(frame []byte) error {
 		shared := s.broadcasts.Store(frame)
 		now := conn.Now()
 		for _, c := range targets {
-			if err := c.EnqueueShared(shared, now); errors.Is(err, message.ErrQueueFull) {
+			switch err := c.EnqueueShared(shared, now); {
+			case err == nil:
+			case errors.Is(err, message.ErrQueueFull):
 				missed = append(missed, c.ID())
-				s.overflowed(c)
+				full++
+				if err := s.overflowed(c); err != nil {
+					dropped = append(dropped, err)
+				}
+			default: // closing: it will never be written
+				missed = append(missed, c.ID())
+				closing++
 			}
 		}
 		return nil
@@ -393,13 +457,29 @@ func (s *Server) Broadcast(topic string, msg any) error {
 	if err != nil {
 		return s.fail(&message.SendError{Topic: topic, Message: msg, Err: err})
 	}
-	if len(missed) > 0 {
-		return s.fail(&message.SendError{Topic: topic, Message: msg, Missed: missed, Err: message.ErrQueueFull})
+	if len(missed) == 0 {
+		return nil
 	}
-	return nil
+	var why error
+	switch {
+	case closing == 0:
+		why = message.ErrQueueFull
+	case full == 0:
+		why = message.ErrConnectionClosed
+	default:
+		why = fmt.Errorf("%w (%d clients); %w (%d clients)", message.ErrQueueFull, full, message.ErrConnectionClosed, closing)
+	}
+	if len(dropped) > 0 {
+		why = fmt.Errorf("%w; %w", why, errors.Join(dropped...))
+	}
+	return s.fail(&message.SendError{Topic: topic, Message: msg, Missed: missed, Err: why})
 }
 
-// ClientIDs lists the connected clients.
+// ClientIDs lists the connected clients. A client whose connection is
+// closing (it hung up, or is being closed, and what was queued for it is
+// still being written) is listed until its connectionClose event; Send
+// and Broadcast report it as not sent to (message.ErrBadClient for Send,
+// Missed with message.ErrConnectionClosed for Broadcast).
 func (s *Server) ClientIDs() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()

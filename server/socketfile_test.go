@@ -245,7 +245,7 @@ func TestSocketFileMode(t *testing.T) {
 
 // longPath returns a socket path of 107 bytes (the longest allowed) in a
 // fresh folder whose name is too long for a private folder beside it, so
-// that SocketMode is applied through the umask.
+// that the socket is bound through /proc/self/fd.
 func longPath(t *testing.T) string {
 	t.Helper()
 	dir := filepath.Dir(testsock.Path(t))

@@ -87,6 +87,9 @@ type Conn struct {
 	aborted     bool
 	wantDrain   bool
 	unsent      int // bytes dropped by an abort or a flush timeout
+	unsentMsgs  int // the frames those bytes belonged to (a frame cut short counts)
+	dropReason  error
+	writeIdle   sync.Cond // on mu: signalled when writing becomes false
 	wake        chan struct{}
 
 	inflight    atomic.Int64 // bytes handed to the loop, not yet delivered
@@ -137,6 +140,7 @@ func New(nc *net.UnixConn, cfg Config) *Conn {
 		done:       make(chan struct{}),
 	}
 	c.budgetWait.granted = make(chan struct{}, 1)
+	c.writeIdle.L = &c.mu
 	c.cred, c.credErr = peerCred(nc)
 	c.raw, _ = nc.SyscallConn()
 	return c
@@ -181,6 +185,16 @@ func (c *Conn) UnsentBytes() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.unsent
+}
+
+// Unsent tells what the connection discarded of what it had accepted: how
+// many messages (a message cut short counts) and bytes were never written
+// in whole, and why (the reason given to Drop, or the write error). Final
+// once Done is closed, or once Drop has returned.
+func (c *Conn) Unsent() (messages, bytes int, reason error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.unsentMsgs, c.unsent, c.dropReason
 }
 
 // Enqueue copies frame into the send queue (frame may be reused once it
@@ -279,6 +293,7 @@ func (c *Conn) writeInline(frame []byte, shared bool) {
 	c.cfg.Inline.wrote()
 	c.mu.Lock()
 	c.writing = false
+	c.writeIdle.Broadcast()
 	c.queued -= n
 	if err == nil && n < len(frame) {
 		rest := frame[n:]
@@ -289,7 +304,9 @@ func (c *Conn) writeInline(frame []byte, shared bool) {
 	}
 	if err != nil {
 		c.unsent += len(frame) - n
+		c.unsentMsgs++
 		c.queued -= len(frame) - n
+		c.setReasonLocked(err)
 	}
 	wakeWriter := !c.queue.empty() || c.closing || c.aborted
 	drained := c.drainedLocked()
@@ -340,6 +357,15 @@ func (c *Conn) Close() {
 	signal(c.wake)
 }
 
+// Reject ends a connection whose peer misbehaves: as with Close, what was
+// queued for the peer is still written (within the flush timeout), but
+// its side is no longer read: what it had sent and we had not read yet is
+// read and dropped by the caller, and its further writes fail.
+func (c *Conn) Reject() {
+	c.Close()
+	_ = c.nc.CloseRead()
+}
+
 // Abort drops the connection at once, queue and all.
 func (c *Conn) Abort() {
 	c.mu.Lock()
@@ -348,6 +374,7 @@ func (c *Conn) Abort() {
 		// Bytes being written now are counted by their writer when its
 		// write fails; these are the ones nobody will try.
 		c.unsent += c.queue.bytes
+		c.unsentMsgs += framesEnding(c.queue.segs, c.cfg.Framing.Delimiter())
 		c.queued -= c.queue.bytes
 		c.queue.drop()
 	}
@@ -355,6 +382,31 @@ func (c *Conn) Abort() {
 	c.stopOnce.Do(func() { close(c.stop) })
 	c.closeSocket()
 	signal(c.wake)
+}
+
+// Drop aborts the connection for reason (kept for Unsent) and returns how
+// many accepted messages and bytes it discarded: it waits for a write in
+// progress to end (closing the socket ends it at once), so the counts are
+// final. It never waits for a listener.
+func (c *Conn) Drop(reason error) (messages, bytes int) {
+	c.mu.Lock()
+	if c.dropReason == nil {
+		c.dropReason = reason
+	}
+	c.mu.Unlock()
+	c.Abort()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for c.writing {
+		c.writeIdle.Wait()
+	}
+	return c.unsentMsgs, c.unsent
+}
+
+func (c *Conn) setReasonLocked(err error) {
+	if c.dropReason == nil {
+		c.dropReason = err
+	}
 }
 
 func (c *Conn) closeSocket() { c.closeFD.Do(func() { _ = c.nc.Close() }) }
@@ -555,10 +607,16 @@ func (c *Conn) writeLoop() {
 
 		bufs := net.Buffers(segs)
 		written, err := bufs.WriteTo(c.nc)
+		lost := 0
+		if err != nil {
+			// WriteTo leaves in bufs what it did not write.
+			lost = framesEnding(bufs, c.cfg.Framing.Delimiter())
+		}
 		clear(segs)
 
 		c.mu.Lock()
 		c.writing = false
+		c.writeIdle.Broadcast()
 		c.spareSegs = segs[:0]
 		if c.queue.empty() {
 			c.queue.releaseChunk()
@@ -566,6 +624,8 @@ func (c *Conn) writeLoop() {
 		c.queued -= size
 		if err != nil {
 			c.unsent += size - int(written)
+			c.unsentMsgs += lost
+			c.setReasonLocked(c.wrap("write", err))
 		}
 		drained := c.drainedLocked()
 		c.mu.Unlock()

@@ -122,3 +122,64 @@ func (s *SharedFrames) Store(frame []byte) []byte {
 	s.buf = append(s.buf, frame...)
 	return s.buf[start:len(s.buf)]
 }
+
+// framesEnding counts the frames whose end (the last byte of their
+// delimiter) lies in segs, bytes that were queued and not written: the
+// messages they hold are lost. segs may begin part-way into a frame, even
+// into its delimiter, when the bytes before were written: such a frame is
+// lost too, and counted. Frames never contain their delimiter's bytes (JSON
+// escapes NUL; a frame is never empty), so matching from a frame boundary
+// finds each end exactly.
+func framesEnding(segs [][]byte, delim string) int {
+	d := []byte(delim)
+	var headBuf [8]byte
+	head := headBuf[:0]
+	for _, seg := range segs {
+		need := len(d) - len(head)
+		if need == 0 {
+			break
+		}
+		head = append(head, seg[:min(need, len(seg))]...)
+	}
+	n, skip := 0, 0
+	if !bytes.HasPrefix(head, d) {
+		for k := 1; k < len(d); k++ {
+			if bytes.HasPrefix(head, d[k:]) { // the cut end of a delimiter
+				n, skip = 1, len(d)-k
+				break
+			}
+		}
+	}
+	matched := 0 // bytes of a delimiter at the end of the previous segment
+	for _, seg := range segs {
+		if skip >= len(seg) {
+			skip -= len(seg)
+			continue
+		}
+		seg, skip = seg[skip:], 0
+		if matched > 0 {
+			rest := d[matched:]
+			switch {
+			case bytes.HasPrefix(seg, rest):
+				n++
+				seg = seg[len(rest):]
+				matched = 0
+			case len(seg) < len(rest) && bytes.Equal(seg, rest[:len(seg)]):
+				matched += len(seg)
+				continue
+			default:
+				matched = 0
+			}
+		}
+		n += bytes.Count(seg, d)
+		if !bytes.HasSuffix(seg, d) {
+			for k := len(d) - 1; k > 0; k-- {
+				if bytes.HasSuffix(seg, d[:k]) {
+					matched = k
+					break
+				}
+			}
+		}
+	}
+	return n
+}

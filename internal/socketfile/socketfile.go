@@ -14,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sync"
 	"syscall"
 	"time"
 )
@@ -184,17 +183,35 @@ func bindAt(path string) (*Listener, error) {
 // mode there, and then hard-links the socket into place. link(2) never
 // replaces an existing file, so a live server's socket is as safe as with a
 // plain bind, and nobody can reach the socket before it has its mode.
+//
+// The process umask is never changed: it is process-wide, and any file
+// another goroutine created in that instant would get the socket's mode
+// (0666 instead of 0644 under the usual umask). When the private folder's
+// path is too long for a socket address, the socket is bound through a
+// short name for that folder (see bindLong); where there is none, Listen
+// fails with ErrLongPathWithMode.
 func bindWithMode(path string, mode os.FileMode) (*Listener, error) {
 	dir := filepath.Dir(path)
 	private := filepath.Join(dir, ".sipc"+randomSuffix())
 	tmp := filepath.Join(private, "s")
-	if len(tmp) > MaxPathLen {
-		return bindWithUmask(path, mode)
-	}
 	if err := os.Mkdir(private, 0o700); err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(private)
+	if len(tmp) <= MaxPathLen {
+		return bindInPrivate(tmp, path, mode)
+	}
+	return bindLong(private, path, mode)
+}
+
+// ErrLongPathWithMode: SocketMode was set, the path is too long to bind in a
+// private folder beside it, and this system offers no short name for that
+// folder (Linux's /proc/self/fd).
+var ErrLongPathWithMode = errors.New("socketipc: SocketMode cannot be applied safely to a path this long here; use a shorter path")
+
+// bindInPrivate binds at tmp, a name of the socket inside the private
+// folder, gives it mode there, then hard-links it to path.
+func bindInPrivate(tmp, path string, mode os.FileMode) (*Listener, error) {
 	ul, err := net.ListenUnix("unix", &net.UnixAddr{Name: tmp, Net: "unix"})
 	if err != nil {
 		return nil, err
@@ -219,22 +236,6 @@ func bindWithMode(path string, mode os.FileMode) (*Listener, error) {
 		return nil, err
 	}
 	return &Listener{UnixListener: ul, path: path, info: info}, nil
-}
-
-// umaskMu serialises our own umask changes; the umask is process-wide.
-var umaskMu sync.Mutex
-
-// bindWithUmask is the fallback when the private folder's path would be too
-// long: the umask makes bind create the file with mode at once. Other
-// goroutines creating files in that instant get a stricter mode, never a
-// looser one.
-func bindWithUmask(path string, mode os.FileMode) (*Listener, error) {
-	umaskMu.Lock()
-	old := syscall.Umask(int(^mode & 0o777))
-	l, err := bindAt(path)
-	syscall.Umask(old)
-	umaskMu.Unlock()
-	return l, err
 }
 
 // Path is the socket file's path.

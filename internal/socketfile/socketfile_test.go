@@ -2,6 +2,7 @@ package socketfile
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -30,24 +31,94 @@ func umask() int {
 	return m
 }
 
-// The umask fallback gives exactly the mode and restores the umask.
-func TestBindWithUmask(t *testing.T) {
+// longPath returns a socket path of the longest allowed length whose
+// private folder beside it would be too long for a socket address.
+func longPath(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Dir(testsock.Path(t))
+	const name = "s.sock"
+	sub := filepath.Join(dir, strings.Repeat("d", MaxPathLen-len(dir)-2-len(name)))
+	require.NoError(t, os.Mkdir(sub, 0o755))
+	path := filepath.Join(sub, name)
+	require.Len(t, path, MaxPathLen)
+	require.Greater(t, len(filepath.Join(sub, ".sipc00000000", "s")), MaxPathLen)
+	return path
+}
+
+// The long-path way (bound through /proc/self/fd): exact mode, the umask
+// untouched, nothing left beside the socket.
+func TestBindWithModeLongPath(t *testing.T) {
 	before := umask()
 	for _, mode := range []os.FileMode{0o600, 0o660, 0o666, 0o777} {
-		path := testsock.Path(t)
-		l, err := bindWithUmask(path, mode)
+		path := longPath(t)
+		l, err := bindWithMode(path, mode)
 		require.NoError(t, err)
-		fi, err := os.Stat(path)
+		fi, err := os.Lstat(path)
 		require.NoError(t, err)
+		assert.Equal(t, os.ModeSocket, fi.Mode().Type())
 		assert.Equal(t, mode, fi.Mode().Perm())
 		assert.Equal(t, before, umask())
+		entries, err := os.ReadDir(filepath.Dir(path))
+		require.NoError(t, err)
+		require.Len(t, entries, 1, "only the socket is left in its folder")
 		c, err := net.Dial("unix", path)
 		require.NoError(t, err)
 		c.Close()
 		require.NoError(t, l.Close())
 		_, err = os.Lstat(path)
-		assert.ErrorIs(t, err, os.ErrNotExist)
+		assert.ErrorIs(t, err, os.ErrNotExist, "Close removes it: it is recorded as ours")
 	}
+}
+
+// SocketMode never loosens the files other goroutines create meanwhile: a
+// goroutine creating files with 0666 while Listen binds long and short
+// paths with SocketMode 0666 always gets 0666 &^ umask. (The umask route
+// this replaced set the umask to ^mode for the bind: such files came out
+// rw-rw-rw-.)
+func TestSocketModeLeavesOtherFilesAlone(t *testing.T) {
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	dir := t.TempDir()
+	stop := make(chan struct{})
+	done := make(chan []os.FileMode)
+	go func() {
+		var wrong []os.FileMode
+		defer func() { done <- wrong }()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			name := filepath.Join(dir, fmt.Sprint("f", i%64))
+			f, err := os.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o666)
+			if err != nil {
+				continue
+			}
+			fi, err := f.Stat()
+			f.Close()
+			os.Remove(name)
+			if err == nil && fi.Mode().Perm() != 0o644 {
+				wrong = append(wrong, fi.Mode().Perm())
+			}
+		}
+	}()
+	for i := range 400 {
+		path := testsock.Path(t)
+		if i%2 == 0 {
+			path = longPath(t)
+		}
+		l, err := Listen(path, 0o666)
+		require.NoError(t, err)
+		fi, err := os.Lstat(path)
+		require.NoError(t, err)
+		require.Equal(t, os.FileMode(0o666), fi.Mode().Perm())
+		require.NoError(t, l.Close())
+	}
+	close(stop)
+	wrong := <-done
+	assert.Empty(t, len(wrong), "files created during Listen with a wider mode than the umask allows (such as %v)", wrong[:min(len(wrong), 1)])
+	assert.Equal(t, 0o022, umask())
 }
 
 // The private-folder way: exact mode, nothing left beside the socket.
