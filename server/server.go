@@ -300,7 +300,8 @@ func (s *Server) admit(nc *net.UnixConn) {
 	if limit := s.opts.MaxConnections; limit > 0 && len(s.clients) >= limit {
 		s.mu.Unlock()
 		nc.Close()
-		s.emit("error", fmt.Errorf("%w: %d clients connected (MaxConnections); one more was closed at once", ErrTooManyConnections, limit))
+		refused := fmt.Errorf("%w: %d clients connected (MaxConnections); one more was closed at once", ErrTooManyConnections, limit)
+		s.errors.Post(errfold.Key{Kind: ErrTooManyConnections}, refused, s.loop.Post, s.emitError)
 		return
 	}
 	s.clients[id] = c
