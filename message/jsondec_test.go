@@ -1,9 +1,11 @@
 package message
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -98,6 +100,45 @@ type diffAll struct {
 	unexported int
 }
 
+// diffMarshal and diffTextM marshal themselves: encoding/json calls them
+// (diffTextM's method only on addressable values), the fast path does not.
+type diffMarshal struct{ V int }
+
+func (m diffMarshal) MarshalJSON() ([]byte, error) {
+	if m.V < 0 {
+		return nil, errors.New("negative")
+	}
+	return fmt.Appendf(nil, `{ "m" : %d, "html": "<&>" }`, m.V), nil
+}
+
+type diffTextM struct{ V string }
+
+func (m *diffTextM) MarshalText() ([]byte, error) { return []byte("t:" + m.V), nil }
+
+// diffOmit exercises omitempty on every kind.
+type diffOmit struct {
+	S   string          `json:"s,omitempty"`
+	I   int             `json:"i,omitempty"`
+	U8  uint8           `json:"u8,omitempty"`
+	F   float64         `json:"f,omitempty"`
+	F32 float32         `json:"f32,omitempty"`
+	B   bool            `json:"b,omitempty"`
+	P   *diffInner      `json:"p,omitempty"`
+	M   map[string]int  `json:"m,omitempty"`
+	Sl  []string        `json:"sl,omitempty"`
+	A   any             `json:"a,omitempty"`
+	St  diffInner       `json:"st,omitempty"`
+	MP  map[string]*int `json:"mp"`
+	Str fmt.Stringer    `json:"str"`
+}
+
+type diffMarshalers struct {
+	Mar diffMarshal  `json:"mar"`
+	PM  *diffMarshal `json:"pm"`
+	TM  diffTextM    `json:"tm"`
+	PTM *diffTextM   `json:"ptm"`
+}
+
 type diffFold struct {
 	Long  string `json:"ſ"` // folds to "S"
 	K     int    `json:"k"`
@@ -131,6 +172,8 @@ type diffList struct {
 var diffTargets = []reflect.Type{
 	reflect.TypeFor[diffAll](),
 	reflect.TypeFor[diffInner](),
+	reflect.TypeFor[diffOmit](),
+	reflect.TypeFor[diffMarshalers](),
 	reflect.TypeFor[diffEmbedded](),
 	reflect.TypeFor[diffEmbeddedPtr](),
 	reflect.TypeFor[diffFold](),
@@ -179,6 +222,29 @@ func checkUnmarshalDifferential(t *testing.T, data []byte) {
 		if !reflect.DeepEqual(got.Interface(), want.Interface()) {
 			t.Fatalf("%q into %v:\n got %#v\nwant %#v", data, typ, got.Elem().Interface(), want.Elem().Interface())
 		}
+		if wantErr == nil {
+			checkEncodeDifferential(t, got.Elem().Interface())
+			checkEncodeDifferential(t, got.Interface())
+		}
+	}
+}
+
+// checkEncodeDifferential encodes v with appendJSON (what AppendEnvelope
+// writes as the message) and with a json.Encoder with SetEscapeHTML(false):
+// the bytes must be identical, and one must fail exactly when the other does.
+func checkEncodeDifferential(t *testing.T, v any) {
+	t.Helper()
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	wantErr := enc.Encode(v)
+	want := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	got, gotErr := appendJSON([]byte("prefix"), v)
+	if (gotErr == nil) != (wantErr == nil) || gotErr != nil && gotErr.Error() != wantErr.Error() {
+		t.Fatalf("encode %#v: error %v, encoding/json says %v", v, gotErr, wantErr)
+	}
+	if gotErr == nil && string(got) != "prefix"+string(want) {
+		t.Fatalf("encode %#v:\n got %s\nwant prefix%s", v, got, want)
 	}
 }
 
@@ -200,6 +266,8 @@ var diffSeeds = []string{
 	`{"K":3}`, `{"x":1,"y":2}`, `{"a\\b":1,"ok":2,"A\\B":3}`, `{"F0":1,"f19":"x","F19":"y"}`,
 	`{"a":1,"B":"b","A":2,"b":"c"}`, `{"x":1,"a":2,"diffInner":{"a":3}}`, `{"a":"s","B":"b"}`,
 	`{"next":{"next":{"next":null,"v":3},"v":2},"v":1}`,
+	`{"s":"x","i":1,"u8":2,"f":-0,"f32":0.5,"b":true,"p":{"a":1},"m":{"z":1,"a":2},"sl":[],"a":0,"st":{},"mar":{"V":3},"pm":{"V":-1},"tm":{"V":"x"},"ptm":{"V":"y"},"mp":{"b":null,"a":1}}`,
+	`{"a":false,"m":{},"sl":null,"p":null,"mar":{"V":-2}}`, `{"a":"<&>\u2028","s":"\u007f\ud800"}`,
 	// type mismatches
 	`{"s":1}`, `{"i":"1"}`, `{"i":1.0}`, `{"i":1e2}`, `{"i8":128}`, `{"i8":-129}`, `{"u16":-1}`, `{"u":-0}`, `{"i":-0}`,
 	`{"i64":9223372036854775808}`, `{"f32":3.5e38}`, `{"f":1e400}`, `{"f":-1e-400}`, `{"b":"true"}`, `{"b":0}`,
@@ -289,5 +357,25 @@ func TestUnmarshalIntoNonZero(t *testing.T) {
 	}
 	if got != want || got.B != "kept" {
 		t.Fatalf("got %+v, want %+v", got, want)
+	}
+}
+
+// TestEncodeFastPathTaken checks that ordinary structs are encoded by the
+// typed plan, not handed to encoding/json.
+func TestEncodeFastPathTaken(t *testing.T) {
+	order := benchOrderValue(t)
+	one := 1
+	for _, v := range []any{
+		order, &order, diffInner{A: 1, B: "b"}, []diffInner{{}}, map[string]diffInner{"k": {}},
+		diffOmit{S: "x", P: &diffInner{}, M: map[string]int{"b": 1, "a": 2}, A: []any{1.5}, MP: map[string]*int{"x": &one}},
+	} {
+		if _, err := appendTyped(nil, v, 0); err != nil {
+			t.Errorf("%T: the fast path gave up: %v", v, err)
+		}
+	}
+	for _, v := range []any{diffMarshalers{}, diffAll{}, diffEmbedded{}, diffOmit{F: math.NaN()}} {
+		if _, err := appendTyped(nil, v, 0); err != errSlowPath {
+			t.Errorf("%T: the fast path should have given up, got %v", v, err)
+		}
 	}
 }

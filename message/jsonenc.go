@@ -13,8 +13,9 @@ import (
 )
 
 // This file encodes values as encoding/json does with SetEscapeHTML(false),
-// byte for byte, without reflection for the common dynamic types; anything
-// else goes through a pooled json.Encoder.
+// byte for byte, without reflection for the common dynamic types, and with
+// a cached per-type plan for structs and what they hold (jsonenc_typed.go);
+// anything else goes through a pooled json.Encoder.
 
 // errSlowPath makes appendValue give up so that the whole value is encoded
 // by encoding/json, which then reports its own error for it.
@@ -192,7 +193,12 @@ func appendValue(dst []byte, v any, depth int) ([]byte, error) {
 		}
 		return append(dst, ']'), nil
 	default:
-		return appendEncoded(dst, v)
+		start := len(dst)
+		out, err := appendTyped(dst, v, depth)
+		if err == errSlowPath {
+			return appendEncoded(dst[:start], v)
+		}
+		return out, err
 	}
 }
 

@@ -34,7 +34,7 @@ type benchOrderItem struct {
 	Price float64 `json:"price"`
 }
 
-const benchOrderJSON = `{"id":123456,"customer":{"name":"Customer 123456","email":"customer123456@example.com","city":"Zürich","zip":"23456"},"items":[{"sku":"SKU-03372","name":"Widget","qty":2,"price":65.56},{"sku":"SKU-03348","name":"Gadget","qty":1,"price":7.56}],"total":138.68,"currency":"EUR","paid":true,"tags":["express"],"note":"Leave at the door & ring <twice>","created":1767225723456}`
+const benchOrderJSON = `{"id":123456,"customer":{"name":"Customer 456","email":"customer456@example.com","city":"Zürich","zip":"13192"},"items":[{"sku":"SKU-11368","name":"Widget","qty":2,"price":79.72},{"sku":"SKU-25016","name":"Gadget","qty":1,"price":8.28}],"total":167.72,"currency":"EUR","paid":true,"tags":["express"],"note":"Leave at the door & ring <twice>","created":1767225723456}`
 
 func benchOrderValue(b testing.TB) benchOrder {
 	var o benchOrder
