@@ -40,6 +40,19 @@ type decodeState struct {
 	b     []byte
 	src   string // b as a string, made when the first string is decoded
 	depth int    // containers open around the current value
+
+	// For decoding into any: the members of the objects being decoded (a
+	// stack, so each map is made once at its final size), and chunks that
+	// hold the boxed numbers and strings, so that boxing them does not
+	// allocate each one on its own.
+	members []member
+	floats  []float64
+	strs    []string
+}
+
+type member struct {
+	name  string
+	value any
 }
 
 // decodeFunc decodes the JSON value at d.b[i] into the value of td's type
@@ -50,8 +63,9 @@ type decodeFunc func(td *typeDec, d *decodeState, i int, p unsafe.Pointer) int
 type typeDec struct {
 	t      reflect.Type
 	decode decodeFunc
-	elem   *typeDec // pointer, slice, map: the element's plan
-	size   uintptr  // slice: the element's size
+	elem   *typeDec     // pointer, slice, map: the element's plan
+	size   uintptr      // slice: the element's size
+	arr    reflect.Type // slice: [firstCap]elem, the first backing array
 	bits   int      // numbers: the bit size
 
 	// structs
@@ -122,6 +136,7 @@ func buildDec(t reflect.Type, building map[reflect.Type]*typeDec) *typeDec {
 		// A JSON string into []byte is base64; leave byte slices to encoding/json.
 		if t.Elem().Kind() != reflect.Uint8 {
 			td.decode, td.elem, td.size = decSlice, buildDec(t.Elem(), building), t.Elem().Size()
+			td.arr = reflect.ArrayOf(firstCap, t.Elem())
 		}
 	case reflect.Map:
 		kt := t.Key()
@@ -245,7 +260,7 @@ func fastUnmarshal(payload []byte, v any) (ok bool) {
 		return false
 	}
 	td := decPlanFor(rv.Type().Elem())
-	if td.decode == nil || !rv.Elem().IsZero() {
+	if td.decode == nil || !isZeroMemory(rv.UnsafePointer(), td.t.Size()) {
 		return false
 	}
 	d := decodeState{b: payload}
@@ -264,16 +279,44 @@ func fastUnmarshal(payload []byte, v any) (ok bool) {
 // fastUnmarshalAny decodes payload as encoding/json decodes into an empty
 // interface, and reports whether it could.
 func fastUnmarshalAny(payload []byte) (any, bool) {
-	d := decodeState{b: payload}
 	i := skipSpace(payload, 0)
 	if i >= len(payload) {
 		return nil, false
 	}
+	ms := membersPool.Get().(*[]member)
+	d := decodeState{b: payload, members: (*ms)[:0]}
 	v, end := d.anyValue(i)
+	clear(d.members[:cap(d.members)])
+	if cap(d.members) <= 1024 {
+		*ms = d.members[:0]
+		membersPool.Put(ms)
+	}
 	if end < 0 || skipSpace(payload, end) != len(payload) {
 		return nil, false
 	}
 	return v, true
+}
+
+// membersPool holds decodeState.members scratch stacks.
+var membersPool = sync.Pool{New: func() any { s := make([]member, 0, 32); return &s }}
+
+// isZeroMemory reports whether the n bytes at p are all zero: a fresh
+// zero value (padding included; a copy with stray padding merely takes the
+// slow path).
+func isZeroMemory(p unsafe.Pointer, n uintptr) bool {
+	b := unsafe.Slice((*byte)(p), n)
+	for len(b) >= 8 {
+		if *(*uint64)(unsafe.Pointer(&b[0])) != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func decGiveUp(*typeDec, *decodeState, int, unsafe.Pointer) int { return -1 }
@@ -612,6 +655,9 @@ func (td *typeDec) nearMiss(name []byte) bool {
 	return false
 }
 
+// firstCap is the capacity of a decoded slice's first backing array.
+const firstCap = 4
+
 // sliceHeader is the layout of a slice value.
 type sliceHeader struct {
 	data     unsafe.Pointer
@@ -635,9 +681,12 @@ func decSlice(td *typeDec, d *decodeState, i int, p unsafe.Pointer) int {
 	}
 	h := (*sliceHeader)(p)
 	for {
-		if h.len == h.cap {
+		switch {
+		case h.data == nil:
+			h.data, h.cap = reflect.New(td.arr).UnsafePointer(), firstCap
+		case h.len == h.cap:
 			sv := reflect.NewAt(td.t, p).Elem()
-			grown := reflect.MakeSlice(td.t, h.len, max(4, 2*h.cap))
+			grown := reflect.MakeSlice(td.t, h.len, 2*h.cap)
 			reflect.Copy(grown, sv)
 			sv.Set(grown)
 		}
@@ -713,7 +762,7 @@ func (d *decodeState) anyValue(i int) (any, int) {
 		if end < 0 {
 			return nil, -1
 		}
-		return d.str(i, end, flags), end
+		return d.boxString(d.str(i, end, flags)), end
 	case '{':
 		m, end := d.object(i)
 		if end < 0 {
@@ -761,9 +810,51 @@ func (d *decodeState) anyValue(i int) (any, int) {
 		if err != nil {
 			return nil, -1
 		}
-		return f, end
+		return d.boxFloat(f), end
 	}
 	return nil, -1
+}
+
+// eface is the layout of an empty interface value.
+type eface struct {
+	typ, data unsafe.Pointer
+}
+
+var (
+	float64Type = (*eface)(unsafe.Pointer(&[]any{0.0}[0])).typ
+	stringType  = (*eface)(unsafe.Pointer(&[]any{""}[0])).typ
+)
+
+// boxChunk is how many numbers or strings share one allocation.
+const boxChunk = 8
+
+// boxFloat returns f as an interface value, as any(f) would, but with its
+// 8 bytes taken from a chunk shared with other numbers of this decode
+// (which are never written again once boxed).
+func (d *decodeState) boxFloat(f float64) any {
+	if len(d.floats) == cap(d.floats) {
+		d.floats = make([]float64, 0, boxChunk)
+	}
+	d.floats = append(d.floats, f)
+	var v any
+	e := (*eface)(unsafe.Pointer(&v))
+	e.typ, e.data = float64Type, unsafe.Pointer(&d.floats[len(d.floats)-1])
+	return v
+}
+
+// boxString is boxFloat for strings.
+func (d *decodeState) boxString(s string) any {
+	if s == "" {
+		return ""
+	}
+	if len(d.strs) == cap(d.strs) {
+		d.strs = make([]string, 0, boxChunk)
+	}
+	d.strs = append(d.strs, s)
+	var v any
+	e := (*eface)(unsafe.Pointer(&v))
+	e.typ, e.data = stringType, unsafe.Pointer(&d.strs[len(d.strs)-1])
+	return v
 }
 
 // object decodes the JSON object at d.b[i] into a new map[string]any.
@@ -771,11 +862,11 @@ func (d *decodeState) object(i int) (map[string]any, int) {
 	if i = d.open(i); i < 0 {
 		return nil, -1
 	}
-	m := make(map[string]any)
 	if d.b[i] == '}' {
 		d.depth--
-		return m, i + 1
+		return make(map[string]any), i + 1
 	}
+	base := len(d.members)
 	for {
 		name, vi := d.keyString(i)
 		if vi < 0 {
@@ -785,9 +876,19 @@ func (d *decodeState) object(i int) (map[string]any, int) {
 		if v, i = d.anyValue(vi); i < 0 {
 			return nil, -1
 		}
-		m[name] = v
+		d.members = append(d.members, member{name, v})
 		var done bool
 		if i, done = d.next(i, '}'); done {
+			if i < 0 {
+				return nil, -1
+			}
+			ms := d.members[base:]
+			m := make(map[string]any, len(ms))
+			for _, mb := range ms {
+				m[mb.name] = mb.value // a repeated name: the last wins, as in encoding/json
+			}
+			clear(ms) // drop the references: the scratch outlives the result
+			d.members = d.members[:base]
 			return m, i
 		}
 	}

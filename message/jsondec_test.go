@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -377,5 +378,31 @@ func TestEncodeFastPathTaken(t *testing.T) {
 		if _, err := appendTyped(nil, v, 0); err != errSlowPath {
 			t.Errorf("%T: the fast path should have given up, got %v", v, err)
 		}
+	}
+}
+
+// TestAppendShortDecimal compares the short-decimal path of appendFloat with
+// strconv's shortest formatting over prices, whole numbers and neighbours.
+func TestAppendShortDecimal(t *testing.T) {
+	check := func(f float64) {
+		got, ok := appendShortDecimal(nil, f)
+		if !ok {
+			return
+		}
+		if want := strconv.FormatFloat(f, 'f', -1, 64); string(got) != want {
+			t.Fatalf("%v (%b): got %s, want %s", f, math.Float64bits(f), got, want)
+		}
+	}
+	for n := -200000; n <= 200000; n++ {
+		for _, scale := range []float64{1, 10, 100, 1000} {
+			f := float64(n) / scale
+			check(f)
+			check(math.Nextafter(f, math.Inf(1)))
+			check(math.Nextafter(f, math.Inf(-1)))
+		}
+	}
+	for _, f := range []float64{1e12, 9.99999999999999e12, 1e13 - 0.01, 123456789012.34, 0.1 + 0.2, 1.005, 2.675, -0.5, 4503599627370495.5} {
+		check(f)
+		check(math.Nextafter(f, 0))
 	}
 }

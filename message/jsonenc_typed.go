@@ -150,22 +150,30 @@ func buildStructEnc(te *typeEnc, building map[reflect.Type]*typeEnc) {
 
 // appendTyped appends v with its type's plan, or returns errSlowPath.
 func appendTyped(dst []byte, v any, depth int) ([]byte, error) {
-	rv := reflect.ValueOf(v)
-	te := encPlanFor(rv.Type())
-	if rv.Kind() == reflect.Pointer {
-		// The pointer itself is the value: no copy needed.
+	t := reflect.TypeOf(v)
+	te := encPlanFor(t)
+	data := (*eface)(unsafe.Pointer(&v)).data
+	switch k := t.Kind(); {
+	case k == reflect.Pointer:
+		// The interface holds the pointer itself.
 		if te.elem == nil {
 			return dst, errSlowPath // a type that marshals itself
 		}
-		if rv.IsNil() {
+		if data == nil {
 			return append(dst, "null"...), nil
 		}
-		return te.elem.encode(te.elem, dst, rv.UnsafePointer(), depth+1)
+		return te.elem.encode(te.elem, dst, data, depth+1)
+	case k == reflect.Map || k == reflect.Chan || k == reflect.Func || k == reflect.UnsafePointer ||
+		(k == reflect.Struct || k == reflect.Array) && t.Size() == unsafe.Sizeof(data):
+		// The interface may hold the value itself rather than a pointer to
+		// it: give the plan a copy to point at.
+		pv := reflect.New(t)
+		pv.Elem().Set(reflect.ValueOf(v))
+		return te.encode(te, dst, pv.UnsafePointer(), depth)
 	}
-	// Any other value needs an address for the plan: copy it.
-	pv := reflect.New(rv.Type())
-	pv.Elem().Set(rv)
-	return te.encode(te, dst, pv.UnsafePointer(), depth)
+	// The interface points at its own copy of the value, which nothing
+	// writes: the plan reads it there.
+	return te.encode(te, dst, data, depth)
 }
 
 func encSlow(*typeEnc, []byte, unsafe.Pointer, int) ([]byte, error) { return nil, errSlowPath }
