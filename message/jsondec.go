@@ -66,7 +66,7 @@ type typeDec struct {
 	elem   *typeDec     // pointer, slice, map: the element's plan
 	size   uintptr      // slice: the element's size
 	arr    reflect.Type // slice: [firstCap]elem, the first backing array
-	bits   int      // numbers: the bit size
+	bits   int          // numbers: the bit size
 
 	// structs
 	fields    []fieldDec
