@@ -481,9 +481,15 @@ func decPointer(td *typeDec, d *decodeState, i int, p unsafe.Pointer) int {
 	if d.null(i) {
 		return i + 4
 	}
+	// Counted as a level, so that a pointer type that points to itself
+	// (type P *P) ends in giving up, not in a stack overflow.
+	if d.depth++; d.depth > maxDecodeDepth {
+		return -1
+	}
 	elem := reflect.New(td.elem.t).UnsafePointer()
 	end := td.elem.decode(td.elem, d, i, elem)
 	*(*unsafe.Pointer)(p) = elem
+	d.depth--
 	return end
 }
 
