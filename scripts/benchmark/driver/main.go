@@ -10,8 +10,8 @@
 // getrusage of the child.
 //
 // The driver prints a table of medians, ranges and ratios with the targets
-// of issue 4, and writes the same between the markers of docs/PERFORMANCE.md.
-// With -profile it instead runs S1, S2 and S3 of the library with CPU
+// of issues 4 and 9, and writes the same between the markers of docs/PERFORMANCE.md.
+// With -profile it instead runs the library in each scenario with CPU
 // profiles of both processes and prints `go tool pprof -top` of each.
 package main
 
@@ -82,7 +82,7 @@ func main() {
 	flag.StringVar(&cfg.command, "command", "", "the command line to record in the document")
 	flag.IntVar(&cfg.reps, "reps", 5, "repetitions of every scenario and implementation")
 	flag.BoolVar(&cfg.quick, "quick", false, "a smoke run: 1 repetition, small N")
-	flag.BoolVar(&cfg.profile, "profile", false, "profile S1, S2 and S3 of the library instead of benchmarking")
+	flag.BoolVar(&cfg.profile, "profile", false, "profile the library in each scenario (-scenarios) instead of benchmarking")
 	flag.DurationVar(&cfg.timeout, "timeout", 3*time.Minute, "limit for one run (server and client)")
 	flag.StringVar(&impls, "impls", "lib,node,raw", "implementations to run")
 	flag.StringVar(&scenarios, "scenarios", "s1,s2,s3,s4,s4b,s4c", "scenarios to run")
@@ -837,13 +837,13 @@ func runProfiles(cfg *config) {
 		fatalf("%v", err)
 	}
 	runs := cfg.profileRuns
-	fmt.Printf("profiling the library (a): S1, S2 and S3, %d run(s) each, CPU profiles of both processes in %s\n", runs, dir)
+	fmt.Printf("profiling the library (a): %s, %d run(s) each, CPU profiles of both processes in %s\n", strings.ToUpper(strings.Join(cfg.scenarios, ", ")), runs, dir)
 	fmt.Printf("load before: %s\n", loadNow())
 	if busy := cpuPressure(); busy > 20 {
 		fmt.Printf("WARNING: the CPU is busy (%.0f%% of the last 10 s some task waited for a CPU)\n", busy)
 	}
 	libpeer := filepath.Join(cfg.bin, "libpeer")
-	for _, sc := range []string{"s1", "s2", "s3"} {
+	for _, sc := range cfg.scenarios {
 		profs := map[string][]string{}
 		for i := 1; i <= runs; i++ {
 			runDir := filepath.Join(dir, fmt.Sprintf("profile-%s-%d", sc, i))
