@@ -305,7 +305,7 @@ var membersPool = sync.Pool{New: func() any { s := make([]member, 0, 32); return
 // slow path).
 func isZeroMemory(p unsafe.Pointer, n uintptr) bool {
 	b := unsafe.Slice((*byte)(p), n)
-	for len(b) >= 8 {
+	for len(b) >= 8 && uintptr(unsafe.Pointer(&b[0]))%8 == 0 {
 		if *(*uint64)(unsafe.Pointer(&b[0])) != 0 {
 			return false
 		}
