@@ -76,6 +76,7 @@ type typeDec struct {
 
 type fieldDec struct {
 	name   string
+	quoted string // `"name"` when name needs no escaping in JSON, else empty
 	folded string // name with ASCII letters upper-cased, as encoding/json folds
 	offset uintptr
 	td     *typeDec
@@ -191,6 +192,9 @@ func buildStruct(td *typeDec, building map[reflect.Type]*typeDec) {
 		}
 		names[name] = true
 		f := fieldDec{name: name, folded: foldASCII(name), offset: sf.Offset, td: buildDec(sf.Type, building)}
+		if !strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == '"' || r == '\\' || r == utf8.RuneError }) {
+			f.quoted = `"` + name + `"`
+		}
 		if hasOption(opts, "string") {
 			f.td = &typeDec{t: sf.Type, decode: decGiveUp}
 		}
@@ -588,6 +592,25 @@ func decStruct(td *typeDec, d *decodeState, i int, p unsafe.Pointer) int {
 	var seen uint64
 	hint := 0 // members usually come in field order
 	for {
+		// Members usually come in field order, named as the fields are:
+		// then the quoted name is the field's name byte for byte.
+		if hint < len(td.fields) {
+			if f := &td.fields[hint]; f.quoted != "" && len(d.b)-i > len(f.quoted) && string(d.b[i:i+len(f.quoted)]) == f.quoted {
+				if vi := d.skip(i + len(f.quoted)); vi >= 0 && d.b[vi] == ':' {
+					if vi = d.skip(vi + 1); vi < 0 || seen&(1<<hint) != 0 {
+						return -1
+					}
+					seen |= 1 << hint
+					hint++
+					i = f.td.decode(f.td, d, vi, unsafe.Add(p, f.offset))
+					var done bool
+					if i, done = d.next(i, '}'); done {
+						return i
+					}
+					continue
+				}
+			}
+		}
 		name, vi := d.key(i)
 		if vi < 0 {
 			return -1
