@@ -13,8 +13,9 @@ import (
 )
 
 // This file encodes values as encoding/json does with SetEscapeHTML(false),
-// byte for byte, without reflection for the common dynamic types; anything
-// else goes through a pooled json.Encoder.
+// byte for byte, without reflection for the common dynamic types, and with
+// a cached per-type plan for structs and what they hold (jsonenc_typed.go);
+// anything else goes through a pooled json.Encoder.
 
 // errSlowPath makes appendValue give up so that the whole value is encoded
 // by encoding/json, which then reports its own error for it.
@@ -102,6 +103,11 @@ func appendFloat(dst []byte, f float64, bitSize int) ([]byte, error) {
 	if math.IsInf(f, 0) || math.IsNaN(f) {
 		return dst, errSlowPath
 	}
+	if bitSize == 64 {
+		if out, ok := appendShortDecimal(dst, f); ok {
+			return out, nil
+		}
+	}
 	abs := math.Abs(f)
 	format := byte('f')
 	if abs != 0 {
@@ -119,6 +125,40 @@ func appendFloat(dst []byte, f float64, bitSize int) ([]byte, error) {
 		}
 	}
 	return dst, nil
+}
+
+// appendShortDecimal appends f when it is n / 10^k exactly as a float64
+// for an integer n below 10^15 and k up to 2 (whole numbers, prices): then
+// that decimal is the shortest text that reads back as f, which is what
+// strconv's shortest formatting writes, found without its general search.
+func appendShortDecimal(dst []byte, f float64) ([]byte, bool) {
+	if f == 0 || f >= 1e13 || f <= -1e13 {
+		return dst, false // zero's sign, and large values: strconv
+	}
+	for k, scale := range [...]float64{1, 10, 100} {
+		scaled := math.Round(f * scale)
+		if scaled/scale != f {
+			continue
+		}
+		n := int64(scaled)
+		if n < 0 {
+			dst = append(dst, '-')
+			n = -n
+		}
+		if k == 0 {
+			return strconv.AppendUint(dst, uint64(n), 10), true
+		}
+		dst = strconv.AppendUint(dst, uint64(n)/uint64(scale), 10)
+		frac := uint64(n) % uint64(scale)
+		dst = append(dst, '.')
+		if k == 2 {
+			dst = append(dst, byte('0'+frac/10), byte('0'+frac%10))
+		} else {
+			dst = append(dst, byte('0'+frac))
+		}
+		return dst, true
+	}
+	return dst, false
 }
 
 // appendValue appends the JSON encoding of v. It returns errSlowPath when v
@@ -192,7 +232,12 @@ func appendValue(dst []byte, v any, depth int) ([]byte, error) {
 		}
 		return append(dst, ']'), nil
 	default:
-		return appendEncoded(dst, v)
+		start := len(dst)
+		out, err := appendTyped(dst, v, depth)
+		if err == errSlowPath {
+			return appendEncoded(dst[:start], v)
+		}
+		return out, err
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"unicode/utf8"
 )
 
@@ -157,14 +156,20 @@ func (jsonTranscoder) SplitEnvelope(frame []byte) ([]byte, []byte, error) {
 }
 
 // Unmarshal decodes payload into v with encoding/json's semantics. An empty
-// or nil payload (a frame without "message") reads as null.
+// or nil payload (a frame without "message") reads as null. Into an empty
+// interface, or into a zero value of a type without custom unmarshalers,
+// it decodes without encoding/json's reflection walk (jsondec.go), falling
+// back to encoding/json for anything that path is not sure to get exactly
+// right.
 func (jsonTranscoder) Unmarshal(payload []byte, v any) error {
 	if len(payload) == 0 {
 		payload = nullJSON
 	}
 	switch p := v.(type) {
 	case *json.RawMessage:
-		if p != nil && validJSON(payload) {
+		// encoding/json trims whitespace around the value; SplitEnvelope's
+		// payloads have none.
+		if p != nil && !isSpace(payload[0]) && !isSpace(payload[len(payload)-1]) && validJSON(payload) {
 			*p = append((*p)[:0], payload...)
 			return nil
 		}
@@ -175,10 +180,14 @@ func (jsonTranscoder) Unmarshal(payload []byte, v any) error {
 		}
 	case *any:
 		if p != nil && *p == nil {
-			if x, ok := plainScalar(payload); ok {
+			if x, ok := fastUnmarshalAny(payload); ok {
 				*p = x
 				return nil
 			}
+		}
+	default:
+		if fastUnmarshal(payload, v) {
+			return nil
 		}
 	}
 	return json.Unmarshal(payload, v)
@@ -197,31 +206,6 @@ func plainString(payload []byte) (string, bool) {
 		return "", false
 	}
 	return string(payload[1 : end-1]), true
-}
-
-// plainScalar decodes payload into the value encoding/json would store in
-// an empty interface, when it is exactly a plain string, number, bool or null.
-func plainScalar(payload []byte) (any, bool) {
-	switch c := payload[0]; {
-	case c == '"':
-		if s, ok := plainString(payload); ok {
-			return s, true
-		}
-	case c == 't' && string(payload) == "true":
-		return true, true
-	case c == 'f' && string(payload) == "false":
-		return false, true
-	case c == 'n' && string(payload) == "null":
-		return nil, true
-	case c == '-' || isDigit(c):
-		if scanNumber(payload, 0) != len(payload) {
-			return nil, false
-		}
-		if f, err := strconv.ParseFloat(string(payload), 64); err == nil {
-			return f, true
-		}
-	}
-	return nil, false
 }
 
 // AppendFrame appends one complete frame (envelope and delimiter) to dst.

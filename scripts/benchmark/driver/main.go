@@ -10,8 +10,8 @@
 // getrusage of the child.
 //
 // The driver prints a table of medians, ranges and ratios with the targets
-// of issue 4, and writes the same between the markers of docs/PERFORMANCE.md.
-// With -profile it instead runs S1, S2 and S3 of the library with CPU
+// of issues 4 and 9, and writes the same between the markers of docs/PERFORMANCE.md.
+// With -profile it instead runs the library in each scenario with CPU
 // profiles of both processes and prints `go tool pprof -top` of each.
 package main
 
@@ -34,6 +34,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/socketipc/socketipc/scripts/benchmark/internal/bench"
 )
 
 type config struct {
@@ -53,6 +55,7 @@ type config struct {
 	scenarios   []string
 	n1, n2      int
 	n3, warm    int
+	n4          int
 	clients     int
 	listener    string
 	benchN      int
@@ -79,14 +82,15 @@ func main() {
 	flag.StringVar(&cfg.command, "command", "", "the command line to record in the document")
 	flag.IntVar(&cfg.reps, "reps", 5, "repetitions of every scenario and implementation")
 	flag.BoolVar(&cfg.quick, "quick", false, "a smoke run: 1 repetition, small N")
-	flag.BoolVar(&cfg.profile, "profile", false, "profile S1, S2 and S3 of the library instead of benchmarking")
+	flag.BoolVar(&cfg.profile, "profile", false, "profile the library in each scenario (-scenarios) instead of benchmarking")
 	flag.DurationVar(&cfg.timeout, "timeout", 3*time.Minute, "limit for one run (server and client)")
 	flag.StringVar(&impls, "impls", "lib,node,raw", "implementations to run")
-	flag.StringVar(&scenarios, "scenarios", "s1,s2,s3", "scenarios to run")
+	flag.StringVar(&scenarios, "scenarios", "s1,s2,s3,s4,s4b,s4c", "scenarios to run")
 	flag.IntVar(&cfg.n1, "n1", 200_000, "S1 messages")
 	flag.IntVar(&cfg.n2, "n2", 50_000, "S2 messages broadcast")
 	flag.IntVar(&cfg.n3, "n3", 20_000, "S3 measured round trips")
 	flag.IntVar(&cfg.warm, "warmup", 1_000, "S3 warm-up round trips")
+	flag.IntVar(&cfg.n4, "n4", 200_000, "S4, S4b, S4c orders")
 	flag.IntVar(&cfg.clients, "clients", 8, "S2 clients")
 	flag.StringVar(&cfg.listener, "listener", "raw", "the library's listener parameter type: raw (json.RawMessage), string, any")
 	flag.IntVar(&cfg.benchN, "bench-n", 200_000, "messages per BenchmarkServerDispatch shape (-benchtime=Nx); 0 skips it")
@@ -96,7 +100,7 @@ func main() {
 		if !flagSet("reps") {
 			cfg.reps = 1
 		}
-		for name, p := range map[string]*int{"n1": &cfg.n1, "n2": &cfg.n2, "n3": &cfg.n3, "warmup": &cfg.warm, "bench-n": &cfg.benchN} {
+		for name, p := range map[string]*int{"n1": &cfg.n1, "n2": &cfg.n2, "n3": &cfg.n3, "warmup": &cfg.warm, "n4": &cfg.n4, "bench-n": &cfg.benchN} {
 			if !flagSet(name) {
 				*p /= 10
 			}
@@ -173,6 +177,8 @@ func (cfg *config) peerCommand(impl, role, scenario, socket, profile string) *ex
 		args = append(args, "-n", strconv.Itoa(cfg.n2))
 	case "s3":
 		args = append(args, "-n", strconv.Itoa(cfg.n3), "-warmup", strconv.Itoa(cfg.warm))
+	case "s4", "s4b", "s4c":
+		args = append(args, "-n", strconv.Itoa(cfg.n4))
 	}
 	if profile != "" {
 		args = append(args, "-cpuprofile", profile)
@@ -367,6 +373,16 @@ func (cfg *config) runOnce(impl, scenario string, rep int, profDir string) run {
 			failRun("no elapsed time")
 		}
 		r.Throughput = float64(cfg.n1) / (float64(sr.ElapsedNS) / 1e9)
+	case "s4", "s4b", "s4c":
+		var got int
+		_ = json.Unmarshal(sr.Received, &got)
+		if got != cfg.n4 || cr.Sent != cfg.n4 {
+			failRun("client sent %d, server received %d, want %d", cr.Sent, got, cfg.n4)
+		}
+		if sr.ElapsedNS <= 0 {
+			failRun("no elapsed time")
+		}
+		r.Throughput = float64(cfg.n4) / (float64(sr.ElapsedNS) / 1e9)
 	case "s2":
 		var got []int
 		_ = json.Unmarshal(cr.Received, &got)
@@ -591,9 +607,13 @@ func renderReport(cfg *config, m *machine, runs []run, dispatch []benchLine) str
 	p("Scenarios: S1 one client sends %s messages as fast as it can (throughput = N / time from the server's first receipt to its last); "+
 		"S2 the server broadcasts %s messages to %d clients (per-client throughput = N / time from the first broadcast to the last client's ack); "+
 		"S3 ping-pong, one request in flight, %s round trips measured after %s warm-up ones (round-trip time measured by the client). "+
-		"Messages: topic `hello`, payload `\"<i>:\"` + 32 random lower-case letters. Every run checked that nothing was lost, duplicated or reordered. "+
-		"The library's listeners take the payload as `%s`. RSS is the server process's peak (getrusage of the child); CPU is user + system time per message (per round trip in S3) of the server and of the client process(es).\n\n",
-		thousands(float64(cfg.n1)), thousands(float64(cfg.n2)), cfg.clients, thousands(float64(cfg.n3)), thousands(float64(cfg.warm)), listenerType(cfg.listener))
+		"Messages: topic `hello`, payload `\"<i>:\"` + 32 random lower-case letters. The library's listeners take the payload as `%s`. "+
+		"S4 one client sends %s orders (a %d-byte object: numbers, strings, a nested object, an array of two objects, tags; `bench.Order` in scripts/benchmark/internal/bench/order.go) as encoded JSON, and the server decodes each into that Go struct (the library: a `func(bench.Order)` listener; raw Go: `encoding/json` into an envelope struct holding it; Node: its listener reads the fields of the parsed object); "+
+		"S4b the same with the server decoding into `any` (the library: `func(any)`; raw Go: `encoding/json` into `any`); S4c the same as S4 but the client sends the `bench.Order` struct, which the library and raw Go (`encoding/json`) encode (Node sends its object in all three). "+
+		"Every run checked that nothing was lost, duplicated or reordered, and every field of every order. "+
+		"RSS is the server process's peak (getrusage of the child); CPU is user + system time per message (per round trip in S3) of the server and of the client process(es).\n\n",
+		thousands(float64(cfg.n1)), thousands(float64(cfg.n2)), cfg.clients, thousands(float64(cfg.n3)), thousands(float64(cfg.warm)), listenerType(cfg.listener),
+		thousands(float64(cfg.n4)), len(bench.AppendOrderJSON(nil, cfg.n4/2)))
 
 	p("| scenario | implementation | median | min–max | server RSS (median) | CPU/msg server + client | a/b | a/c |\n")
 	p("|---|---|---:|---:|---:|---:|---:|---:|\n")
@@ -601,10 +621,14 @@ func renderReport(cfg *config, m *machine, runs []run, dispatch []benchLine) str
 	ratios := map[string]ratio{}
 	rssMax := map[string]float64{}
 	scTitle := map[string]string{
-		"s1": "S1 send " + thousands(float64(cfg.n1)),
-		"s2": fmt.Sprintf("S2 broadcast %s to %d", thousands(float64(cfg.n2)), cfg.clients),
-		"s3": "S3 ping-pong " + thousands(float64(cfg.n3)),
+		"s1":  "S1 send " + thousands(float64(cfg.n1)),
+		"s2":  fmt.Sprintf("S2 broadcast %s to %d", thousands(float64(cfg.n2)), cfg.clients),
+		"s3":  "S3 ping-pong " + thousands(float64(cfg.n3)),
+		"s4":  "S4 " + thousands(float64(cfg.n4)) + " orders into a struct",
+		"s4b": "S4b " + thousands(float64(cfg.n4)) + " orders into any",
+		"s4c": "S4c " + thousands(float64(cfg.n4)) + " orders sent as structs",
 	}
+	clientCPU := map[string]map[string]float64{} // scenario, implementation: median µs per message
 	for _, sc := range cfg.scenarios {
 		metric := func(r run) float64 { return r.Throughput }
 		if sc == "s3" {
@@ -622,7 +646,10 @@ func renderReport(cfg *config, m *machine, runs []run, dispatch []benchLine) str
 			perMsg = float64(cfg.n2)
 		case "s3":
 			perMsg = float64(cfg.n3 + cfg.warm)
+		case "s4", "s4b", "s4c":
+			perMsg = float64(cfg.n4)
 		}
+		clientCPU[sc] = map[string]float64{}
 		for i, impl := range cfg.impls {
 			title := ""
 			if i == 0 {
@@ -635,6 +662,7 @@ func renderReport(cfg *config, m *machine, runs []run, dispatch []benchLine) str
 			}
 			scpu := summarize(collect(runs, impl, sc, func(r run) float64 { return r.ServerCPU.Seconds() * 1e6 / perMsg }))
 			ccpu := summarize(collect(runs, impl, sc, func(r run) float64 { return r.ClientCPU.Seconds() * 1e6 / perMsg }))
+			clientCPU[sc][impl] = ccpu.med
 			var value, rng string
 			if sc == "s3" {
 				p99 := summarize(collect(runs, impl, sc, func(r run) float64 { return r.P99 }))
@@ -659,10 +687,10 @@ func renderReport(cfg *config, m *machine, runs []run, dispatch []benchLine) str
 				title, implNames[impl], value, rng, mb(int64(rss.med)), scpu.med, ccpu.med, ab, ac)
 		}
 	}
-	p("\nRatios: a/b and a/c divide the medians; for S1 and S2 higher is better (throughput), for S3 lower is better (p50 latency).\n\n")
+	p("\nRatios: a/b and a/c divide the medians; for S1, S2 and S4 higher is better (throughput), for S3 lower is better (p50 latency).\n\n")
 
-	// Targets (issue 4).
-	p("Targets (issue 4):\n\n")
+	// Targets (issues 4 and 9).
+	p("Targets (issues 4 and 9):\n\n")
 	p("| target | measured | verdict |\n|---|---:|---|\n")
 	verdict := func(ok bool, have bool) string {
 		switch {
@@ -697,6 +725,12 @@ func renderReport(cfg *config, m *machine, runs []run, dispatch []benchLine) str
 	target("S3 p50 latency ≤ 1.2x raw Go", "a/c "+fmtRatio(ratios["s3"].ac), ratios["s3"].ac <= 1.2, has("s3", "lib", "raw"))
 	target("S1 server peak RSS ≤ 25 MB (worst run)", mb(int64(rssMax["s1"])), rssMax["s1"] <= 25e6, has("s1", "lib"))
 	target("S2 server peak RSS ≤ 25 MB (worst run)", mb(int64(rssMax["s2"])), rssMax["s2"] <= 25e6, has("s2", "lib"))
+	target("S4 orders into a struct: throughput ≥ 3x Node", "a/b "+fmtRatio(ratios["s4"].ab), ratios["s4"].ab >= 3, has("s4", "lib", "node"))
+	target("S4 orders into a struct: throughput ≥ 3x raw Go", "a/c "+fmtRatio(ratios["s4"].ac), ratios["s4"].ac >= 3, has("s4", "lib", "raw"))
+	target("S4b orders into any: throughput ≥ 2x Node", "a/b "+fmtRatio(ratios["s4b"].ab), ratios["s4b"].ab >= 2, has("s4b", "lib", "node"))
+	libEnc, rawEnc := clientCPU["s4c"]["lib"], clientCPU["s4c"]["raw"]
+	target("S4c client CPU per order sent as a struct ≤ 0.5x encoding/json's (raw Go client)",
+		fmt.Sprintf("%.2f vs %.2f µs (%s)", libEnc, rawEnc, fmtRatio(libEnc/rawEnc)), libEnc <= rawEnc/2, has("s4c", "lib", "raw"))
 	shape := map[string]benchLine{}
 	for _, l := range dispatch {
 		shape[l.name] = l
@@ -803,13 +837,13 @@ func runProfiles(cfg *config) {
 		fatalf("%v", err)
 	}
 	runs := cfg.profileRuns
-	fmt.Printf("profiling the library (a): S1, S2 and S3, %d run(s) each, CPU profiles of both processes in %s\n", runs, dir)
+	fmt.Printf("profiling the library (a): %s, %d run(s) each, CPU profiles of both processes in %s\n", strings.ToUpper(strings.Join(cfg.scenarios, ", ")), runs, dir)
 	fmt.Printf("load before: %s\n", loadNow())
 	if busy := cpuPressure(); busy > 20 {
 		fmt.Printf("WARNING: the CPU is busy (%.0f%% of the last 10 s some task waited for a CPU)\n", busy)
 	}
 	libpeer := filepath.Join(cfg.bin, "libpeer")
-	for _, sc := range []string{"s1", "s2", "s3"} {
+	for _, sc := range cfg.scenarios {
 		profs := map[string][]string{}
 		for i := 1; i <= runs; i++ {
 			runDir := filepath.Join(dir, fmt.Sprintf("profile-%s-%d", sc, i))

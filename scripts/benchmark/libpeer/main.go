@@ -5,12 +5,14 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/socketipc/socketipc/backoff"
 	"github.com/socketipc/socketipc/client"
+	"github.com/socketipc/socketipc/message"
 	"github.com/socketipc/socketipc/scripts/benchmark/internal/bench"
 	"github.com/socketipc/socketipc/server"
 )
@@ -184,6 +186,39 @@ func runServer(a bench.Args) {
 		result["acks"] = acks
 		result["elapsed_ns"] = end.Sub(start).Nanoseconds()
 
+	case "s4", "s4b", "s4c":
+		// Orders: into a struct (S4, S4c) or into any (S4b).
+		seq := bench.OrderSeq{Name: "server", Max: a.N}
+		var first, last time.Time
+		done := make(chan struct{})
+		complete = func(string) bool { return seq.Next == a.N }
+		received := func() {
+			if seq.Next == 1 {
+				first = time.Now()
+			}
+			if seq.Next == a.N {
+				last = time.Now()
+				close(done)
+			}
+		}
+		if a.Scenario == "s4b" {
+			srv.On("message."+bench.OrderTopic, func(v any) {
+				bench.Check(seq.CheckAny(v))
+				received()
+			})
+		} else {
+			srv.On("message."+bench.OrderTopic, func(o bench.Order) {
+				bench.Check(seq.Check(&o))
+				received()
+			})
+		}
+		bench.StartProfile(a.CPUProfile)
+		bench.Check(srv.Listen())
+		bench.Emit("ready", nil)
+		bench.Within(limit, done, "all orders")
+		result["received"] = seq.Next
+		result["elapsed_ns"] = last.Sub(first).Nanoseconds()
+
 	case "s3":
 		seq := bench.Seq{Name: "server", Max: a.Warmup + a.N}
 		total := a.Warmup + a.N
@@ -211,7 +246,12 @@ func newClient(a bench.Args, name string) *client.Client {
 	})
 	bench.Check(err)
 	closing := new(atomic.Bool)
-	cli.On("error", func(err error) { bench.Failf("%s: error event: %v", name, err) })
+	cli.On("error", func(err error) {
+		if errors.Is(err, message.ErrQueueFull) && sendWaits.Load() {
+			return // sendWaiting waits for the queue to drain
+		}
+		bench.Failf("%s: error event: %v", name, err)
+	})
 	cli.On("disconnect", func() {
 		if !closing.Load() {
 			bench.Failf("%s: disconnected", name)
@@ -223,6 +263,23 @@ func newClient(a bench.Args, name string) *client.Client {
 }
 
 var closers []func() error
+
+// sendWaits is set when senders wait for the queue to drain when it is
+// full, as an application sending a long burst does (S4: 200,000 orders
+// are more than the default 64 MiB queue).
+var sendWaits atomic.Bool
+
+// sendWaiting sends msg, waiting for a "drain" event whenever the queue is full.
+func sendWaiting(cli *client.Client, drained <-chan struct{}, topic string, msg any) {
+	for {
+		err := cli.Send(topic, msg)
+		if !errors.Is(err, message.ErrQueueFull) {
+			bench.Check(err)
+			return
+		}
+		<-drained
+	}
+}
 
 func closeAll() {
 	for _, c := range closers {
@@ -243,6 +300,36 @@ func runClient(a bench.Args) {
 		bench.Within(limit, connected, "connect")
 		for _, p := range payloads {
 			bench.Check(cli.Send(bench.Topic, p))
+		}
+		closeAll()
+		result["sent"] = a.N
+
+	case "s4", "s4b", "s4c":
+		// S4, S4b: each order's JSON, as an application forwards what it
+		// holds encoded (json.RawMessage); S4c: the Order struct, encoded by Send.
+		bench.MakeOrder(0) // the templates, before timing
+		bench.StartProfile(a.CPUProfile)
+		sendWaits.Store(true)
+		cli := newClient(a, "client")
+		drained := make(chan struct{}, 1)
+		cli.On("drain", func() {
+			select {
+			case drained <- struct{}{}:
+			default:
+			}
+		})
+		connected := make(chan struct{})
+		cli.Once("connect", func() { close(connected) })
+		bench.Check(cli.Connect())
+		bench.Within(limit, connected, "connect")
+		var buf []byte
+		for i := range a.N {
+			if a.Scenario == "s4c" {
+				sendWaiting(cli, drained, bench.OrderTopic, bench.MakeOrder(i))
+				continue
+			}
+			buf = bench.AppendOrderJSON(buf[:0], i)
+			sendWaiting(cli, drained, bench.OrderTopic, json.RawMessage(buf))
 		}
 		closeAll()
 		result["sent"] = a.N

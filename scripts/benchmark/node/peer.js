@@ -6,7 +6,7 @@
  * peers (scripts/benchmark/internal/bench): same command line, same JSON lines on stdout,
  * "FAIL: ..." on stderr and exit status 1 when anything is lost, duplicated or reordered.
  *
- *   node peer.js server|client -scenario s1|s2|s3 -socket PATH -n N [-clients K] [-warmup W]
+ *   node peer.js server|client -scenario s1|s2|s3|s4|s4b|s4c -socket PATH -n N [-clients K] [-warmup W]
  */
 
 'use strict';
@@ -67,7 +67,7 @@ function parseArgs(argv) {
             default: fail(`unknown flag -${name}`);
         }
     }
-    if (!['s1', 's2', 's3'].includes(a.scenario)) fail(`bad -scenario ${a.scenario}`);
+    if (!['s1', 's2', 's3', 's4', 's4b', 's4c'].includes(a.scenario)) fail(`bad -scenario ${a.scenario}`);
     if (!a.socket) fail('-socket is required');
     if (!(a.n > 0)) fail('-n must be positive');
     if (!(a.clients > 0)) fail('-clients must be positive');
@@ -115,6 +115,81 @@ class Seq {
         if (p.length - colon - 1 !== RAND_LEN) {
             fail(`${this.name}: message ${i}: random part of ${p.length - colon - 1} chars, want ${RAND_LEN}`);
         }
+        this.next++;
+    }
+}
+
+// Orders (S4, S4b, S4c): the same objects as Order and MakeOrder in
+// scripts/benchmark/internal/bench/order.go. Order i is template i % 1000 with
+// its own id and created.
+const ORDER_TOPIC = 'order';
+const ORDER_TEMPLATES = 1000;
+const CREATED_BASE = 1767225600000;
+const CITIES = ['Springfield', 'Zürich', 'Lyon', 'Osaka', 'Porto'];
+const CURRENCIES = ['EUR', 'USD', 'CHF'];
+const PRODUCTS = ['Widget', 'Gadget', 'Sprocket', 'Gizmo'];
+
+function orderTemplate(k) {
+    const p1 = (100 + (k * 37) % 9000) / 100;
+    const p2 = (500 + (k * 13) % 700) / 100;
+    const q1 = 1 + k % 5;
+    const q2 = 1 + k % 3;
+    return {
+        id: 0,
+        customer: {name: 'Customer ' + k, email: 'customer' + k + '@example.com', city: CITIES[k % 5], zip: String(10000 + k * 7)},
+        items: [
+            {sku: 'SKU-' + (10000 + k * 3), name: PRODUCTS[k % 4], qty: q1, price: p1},
+            {sku: 'SKU-' + (20000 + (k * 11) % 10000), name: PRODUCTS[(k + 1) % 4], qty: q2, price: p2},
+        ],
+        total: Math.round((q1 * p1 + q2 * p2) * 100) / 100,
+        currency: CURRENCIES[k % 3],
+        paid: k % 2 === 0,
+        tags: ['express', 'gift'].slice(0, 1 + k % 2),
+        note: 'Leave at the door & ring <twice>',
+        created: 0,
+    };
+}
+
+let templates;
+function makeOrder(i) {
+    if (!templates) {
+        templates = [];
+        for (let k = 0; k < ORDER_TEMPLATES; k++) templates.push(orderTemplate(k));
+    }
+    return Object.assign({}, templates[i % ORDER_TEMPLATES], {id: i, created: CREATED_BASE + i});
+}
+
+// OrderSeq checks that orders arrive in order, every field as expected.
+class OrderSeq {
+    constructor(name, max) {
+        this.name = name;
+        this.next = 0;
+        this.max = max;
+    }
+
+    check(o) {
+        if (this.next >= this.max) fail(`${this.name}: an order after the ${this.max} expected ones`);
+        if (o === null || typeof o !== 'object') fail(`${this.name}: order ${this.next} is a ${typeof o}`);
+        if (o.id !== this.next) {
+            const what = o.id < this.next ? 'duplicated or reordered' : 'out of order (an earlier one lost?)';
+            fail(`${this.name}: expected order ${this.next}, got ${o.id}: ${what}`);
+        }
+        const w = makeOrder(o.id);
+        const c = o.customer || {};
+        const items = o.items || [];
+        const tags = o.tags || [];
+        let ok = Object.keys(o).length === 9 && Object.keys(c).length === 4 &&
+            o.total === w.total && o.currency === w.currency && o.paid === w.paid && o.note === w.note &&
+            o.created === w.created && c.name === w.customer.name && c.email === w.customer.email &&
+            c.city === w.customer.city && c.zip === w.customer.zip &&
+            items.length === w.items.length && tags.length === w.tags.length;
+        for (let j = 0; ok && j < items.length; j++) {
+            const it = items[j] || {};
+            const wi = w.items[j];
+            ok = Object.keys(it).length === 4 && it.sku === wi.sku && it.name === wi.name && it.qty === wi.qty && it.price === wi.price;
+        }
+        for (let j = 0; ok && j < tags.length; j++) ok = tags[j] === w.tags[j];
+        if (!ok) fail(`${this.name}: order ${o.id}: got ${JSON.stringify(o)}, want ${JSON.stringify(w)}`);
         this.next++;
     }
 }
@@ -193,6 +268,22 @@ function runServer(a) {
             onAllGone = done;
             break;
         }
+        case 's4': case 's4b': case 's4c': {
+            // Node has one way to receive: the parsed object, whose fields the listener reads.
+            const seq = new OrderSeq('server', a.n);
+            let first;
+            complete = () => seq.next === a.n;
+            server.on('message.' + ORDER_TOPIC, (msg, clientId) => {
+                if (seq.next === 0) first = now();
+                seq.check(msg);
+                if (seq.next === a.n) {
+                    result.received = seq.next;
+                    result.elapsed_ns = Number(now() - first);
+                }
+            });
+            onAllGone = done;
+            break;
+        }
         case 's3': {
             const seq = new Seq('server', a.warmup + a.n);
             complete = () => seq.next === a.warmup + a.n;
@@ -239,6 +330,22 @@ function runClient(a) {
             c.client.on('connect', () => {
                 for (let i = 0; i < list.length; i++) {
                     c.client.send(TOPIC, list[i]);
+                }
+                c.close();
+            });
+            c.client.connect();
+            break;
+        }
+        case 's4': case 's4b': case 's4c': {
+            // Node has one way to send: the object, which send() stringifies.
+            makeOrder(0);
+            const c = newClient(a, 'client', () => {
+                result.sent = a.n;
+                finish(result);
+            });
+            c.client.on('connect', () => {
+                for (let i = 0; i < a.n; i++) {
+                    c.client.send(ORDER_TOPIC, makeOrder(i));
                 }
                 c.close();
             });

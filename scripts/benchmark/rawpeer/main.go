@@ -191,6 +191,50 @@ func runServer(a bench.Args) {
 		result["acks"] = a.Clients
 		result["elapsed_ns"] = end.Sub(start).Nanoseconds()
 
+	case "s4", "s4b", "s4c":
+		// Each frame decoded with encoding/json into an envelope whose
+		// message is the Order struct (S4, S4c) or any (S4b).
+		bench.Emit("ready", nil)
+		c, err := ln.AcceptUnix()
+		bench.Check(err)
+		fr := newFrameReader(c)
+		seq := bench.OrderSeq{Name: "server", Max: a.N}
+		var first, last time.Time
+		for seq.Next < a.N {
+			if !fr.s.Scan() {
+				bench.Failf("server: after %d of %d orders: %v", seq.Next, a.N, fr.s.Err())
+			}
+			if seq.Next == 0 {
+				first = time.Now()
+			}
+			if a.Scenario == "s4b" {
+				var env struct {
+					Topic   string `json:"topic"`
+					Message any    `json:"message"`
+				}
+				if err := json.Unmarshal(fr.s.Bytes(), &env); err != nil {
+					bench.Failf("server: decode frame: %v", err)
+				}
+				checkTopic(env.Topic, bench.OrderTopic)
+				bench.Check(seq.CheckAny(env.Message))
+				continue
+			}
+			var env struct {
+				Topic   string      `json:"topic"`
+				Message bench.Order `json:"message"`
+			}
+			if err := json.Unmarshal(fr.s.Bytes(), &env); err != nil {
+				bench.Failf("server: decode frame: %v", err)
+			}
+			checkTopic(env.Topic, bench.OrderTopic)
+			bench.Check(seq.Check(&env.Message))
+		}
+		last = time.Now()
+		expectEOF(fr, "server")
+		c.Close()
+		result["received"] = seq.Next
+		result["elapsed_ns"] = last.Sub(first).Nanoseconds()
+
 	case "s3":
 		bench.Emit("ready", nil)
 		c, err := ln.AcceptUnix()
@@ -264,6 +308,31 @@ func runClient(a bench.Args) {
 		bench.Check(w.Flush())
 		bench.Check(c.CloseWrite())
 		// Wait for the server to end its side.
+		io.Copy(io.Discard, c)
+		c.Close()
+		result["sent"] = a.N
+
+	case "s4", "s4b", "s4c":
+		// S4, S4b: each order's JSON as a json.RawMessage; S4c: the Order struct.
+		bench.MakeOrder(0) // the templates, before timing
+		bench.StartProfile(a.CPUProfile)
+		c := dial(a.Socket)
+		w := bufio.NewWriter(c)
+		var buf []byte
+		for i := range a.N {
+			var msg any
+			if a.Scenario == "s4c" {
+				msg = bench.MakeOrder(i)
+			} else {
+				buf = bench.AppendOrderJSON(buf[:0], i)
+				msg = json.RawMessage(buf)
+			}
+			if err := writeFrame(w, bench.OrderTopic, msg); err != nil {
+				bench.Failf("client: send: %v", err)
+			}
+		}
+		bench.Check(w.Flush())
+		bench.Check(c.CloseWrite())
 		io.Copy(io.Discard, c)
 		c.Close()
 		result["sent"] = a.N

@@ -4,7 +4,7 @@
 //
 // A peer is started as
 //
-//	<peer> server|client -scenario s1|s2|s3 -socket PATH -n N [-clients K] [-warmup W] [-cpuprofile FILE]
+//	<peer> server|client -scenario s1|s2|s3|s4|s4b|s4c -socket PATH -n N [-clients K] [-warmup W] [-cpuprofile FILE]
 //
 // A server prints {"event":"ready"} once it listens. Each side prints one
 // {"event":"result",...} line when done and exits 0; any failure (a message
@@ -20,6 +20,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -38,9 +39,9 @@ const RandLen = 32
 // Args is a peer's command line.
 type Args struct {
 	Role       string // "server" or "client"
-	Scenario   string // "s1", "s2", "s3"
+	Scenario   string // "s1", "s2", "s3"; "s4", "s4b", "s4c" (orders: see Order)
 	Socket     string
-	N          int // messages (S1, S2) or measured round trips (S3)
+	N          int // messages (S1, S2, S4) or measured round trips (S3)
 	Clients    int // S2
 	Warmup     int // S3 round trips before measuring
 	CPUProfile string
@@ -54,7 +55,7 @@ func Parse() Args {
 	}
 	a := Args{Role: os.Args[1]}
 	fs := flag.NewFlagSet(os.Args[0]+" "+a.Role, flag.ExitOnError)
-	fs.StringVar(&a.Scenario, "scenario", "", "s1, s2 or s3")
+	fs.StringVar(&a.Scenario, "scenario", "", "s1, s2, s3, s4, s4b or s4c")
 	fs.StringVar(&a.Socket, "socket", "", "socket file")
 	fs.IntVar(&a.N, "n", 0, "messages (S1, S2) or measured round trips (S3)")
 	fs.IntVar(&a.Clients, "clients", 8, "clients (S2)")
@@ -63,7 +64,7 @@ func Parse() Args {
 	fs.StringVar(&a.Listener, "listener", "raw", "message parameter type of the library's listeners: raw (json.RawMessage), string or any")
 	_ = fs.Parse(os.Args[2:])
 	switch {
-	case a.Scenario != "s1" && a.Scenario != "s2" && a.Scenario != "s3":
+	case !slices.Contains([]string{"s1", "s2", "s3", "s4", "s4b", "s4c"}, a.Scenario):
 		Failf("bad -scenario %q", a.Scenario)
 	case a.Socket == "":
 		Failf("-socket is required")

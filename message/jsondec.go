@@ -1,0 +1,924 @@
+package message
+
+import (
+	"encoding"
+	"encoding/json"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode"
+	"unicode/utf8"
+	"unsafe"
+)
+
+// This file decodes JSON payloads into Go values without encoding/json's
+// reflection walk: each target type gets a decode plan, made once and
+// cached, and the payload is decoded straight from the frame's bytes.
+//
+// The fast path only ever succeeds when it is certain it produced exactly
+// what encoding/json would. It gives up on anything it does not handle or
+// anything encoding/json would report as an error: a type mismatch, a
+// number out of range, a custom UnmarshalJSON or UnmarshalText, a member
+// name that matches a field only case-insensitively, a repeated member, an
+// embedded struct, a ",string" field, and so on. Unmarshal then resets the
+// target to its zero value and lets encoding/json decode it, which gives
+// encoding/json's own result and error. FuzzUnmarshalDifferential checks
+// this against encoding/json.
+
+// maxDecodeDepth bounds the fast path's recursion; deeper values are left
+// to encoding/json (whose own limit is 10000).
+const maxDecodeDepth = 512
+
+// maxSharedSource: a payload up to this size is copied into one string that
+// the decoded strings share (one allocation for all of them); a larger one
+// gets a string per value, so that a kept string does not pin it whole.
+const maxSharedSource = 4 << 10
+
+// decodeState is one decode's scratch.
+type decodeState struct {
+	b     []byte
+	src   string // b as a string, made when the first string is decoded
+	depth int    // containers open around the current value
+
+	// For decoding into any: the members of the objects being decoded (a
+	// stack, so each map is made once at its final size), and chunks that
+	// hold the boxed numbers and strings, so that boxing them does not
+	// allocate each one on its own.
+	members []member
+	floats  []float64
+	strs    []string
+}
+
+type member struct {
+	name  string
+	value any
+}
+
+// decodeFunc decodes the JSON value at d.b[i] into the value of td's type
+// at p, and returns the index just after it, or -1 to give up.
+type decodeFunc func(td *typeDec, d *decodeState, i int, p unsafe.Pointer) int
+
+// typeDec is the decode plan of one type.
+type typeDec struct {
+	t      reflect.Type
+	decode decodeFunc
+	elem   *typeDec     // pointer, slice, map: the element's plan
+	size   uintptr      // slice: the element's size
+	arr    reflect.Type // slice: [firstCap]elem, the first backing array
+	bits   int          // numbers: the bit size
+
+	// structs
+	fields    []fieldDec
+	byName    map[string]int // for structs with many fields
+	foldCheck bool           // a field name is not ASCII: give up on any near miss
+}
+
+type fieldDec struct {
+	name   string
+	quoted string // `"name"` when name needs no escaping in JSON, else empty
+	folded string // name with ASCII letters upper-cased, as encoding/json folds
+	offset uintptr
+	td     *typeDec
+}
+
+var (
+	jsonUnmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+	jsonNumberType      = reflect.TypeFor[json.Number]()
+)
+
+// decPlans caches plans by type: map[reflect.Type]*typeDec.
+var decPlans sync.Map
+
+// decPlanFor returns the decode plan of t, making it on first use.
+func decPlanFor(t reflect.Type) *typeDec {
+	if td, ok := decPlans.Load(t); ok {
+		return td.(*typeDec)
+	}
+	building := map[reflect.Type]*typeDec{}
+	td := buildDec(t, building)
+	for bt, btd := range building {
+		decPlans.LoadOrStore(bt, btd)
+	}
+	return td
+}
+
+func buildDec(t reflect.Type, building map[reflect.Type]*typeDec) *typeDec {
+	if td, ok := decPlans.Load(t); ok {
+		return td.(*typeDec)
+	}
+	if td, ok := building[t]; ok {
+		return td // a recursive type: its plan is being made
+	}
+	td := &typeDec{t: t, decode: decGiveUp}
+	building[t] = td
+	if customUnmarshaler(t) || t == jsonNumberType {
+		return td
+	}
+	switch t.Kind() {
+	case reflect.String:
+		td.decode = decString
+	case reflect.Bool:
+		td.decode = decBool
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		td.decode, td.bits = decInt, t.Bits()
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		td.decode, td.bits = decUint, t.Bits()
+	case reflect.Float32, reflect.Float64:
+		td.decode, td.bits = decFloat, t.Bits()
+	case reflect.Interface:
+		if t.NumMethod() == 0 {
+			td.decode = decInterface
+		}
+	case reflect.Pointer:
+		td.decode, td.elem = decPointer, buildDec(t.Elem(), building)
+	case reflect.Slice:
+		// A JSON string into []byte is base64; leave byte slices to encoding/json.
+		if t.Elem().Kind() != reflect.Uint8 {
+			td.decode, td.elem, td.size = decSlice, buildDec(t.Elem(), building), t.Elem().Size()
+			td.arr = reflect.ArrayOf(firstCap, t.Elem())
+		}
+	case reflect.Map:
+		kt := t.Key()
+		if kt.Kind() == reflect.String && !customUnmarshaler(kt) {
+			td.decode, td.elem = decMap, buildDec(t.Elem(), building)
+			if t == reflect.TypeFor[map[string]any]() {
+				td.decode = decMapAny
+			}
+		}
+	case reflect.Struct:
+		buildStruct(td, building)
+	}
+	return td
+}
+
+// customUnmarshaler reports whether encoding/json would hand a value of
+// type t (or *t) to its own UnmarshalJSON or UnmarshalText.
+func customUnmarshaler(t reflect.Type) bool {
+	pt := reflect.PointerTo(t)
+	return t.Implements(jsonUnmarshalerType) || pt.Implements(jsonUnmarshalerType) ||
+		t.Implements(textUnmarshalerType) || pt.Implements(textUnmarshalerType)
+}
+
+// buildStruct makes the plan of a struct: its exported fields under their
+// JSON names. Structs whose field set needs encoding/json's full rules
+// (embedded fields, repeated names, invalid tag names) are given up on.
+func buildStruct(td *typeDec, building map[reflect.Type]*typeDec) {
+	t := td.t
+	var fields []fieldDec
+	names := map[string]bool{}
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		if sf.Anonymous {
+			return // embedded fields: encoding/json's promotion rules
+		}
+		if !sf.IsExported() {
+			continue
+		}
+		tag := sf.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if name != "" && !isValidTag(name) {
+			return
+		}
+		if name == "" {
+			name = sf.Name
+		}
+		if names[name] {
+			return // encoding/json's dominance rules decide
+		}
+		names[name] = true
+		f := fieldDec{name: name, folded: foldASCII(name), offset: sf.Offset, td: buildDec(sf.Type, building)}
+		if !strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == '"' || r == '\\' || r == utf8.RuneError }) {
+			f.quoted = `"` + name + `"`
+		}
+		if hasOption(opts, "string") {
+			f.td = &typeDec{t: sf.Type, decode: decGiveUp}
+		}
+		for _, r := range name {
+			if r >= utf8.RuneSelf {
+				td.foldCheck = true
+			}
+		}
+		fields = append(fields, f)
+	}
+	if len(fields) > 64 {
+		return // the repeated-member check uses a 64-bit mask
+	}
+	td.fields = fields
+	if len(fields) > 16 {
+		td.byName = make(map[string]int, len(fields))
+		for i, f := range fields {
+			td.byName[f.name] = i
+		}
+	}
+	td.decode = decStruct
+}
+
+func hasOption(opts, want string) bool {
+	for opts != "" {
+		var o string
+		o, opts, _ = strings.Cut(opts, ",")
+		if o == want {
+			return true
+		}
+	}
+	return false
+}
+
+// isValidTag is encoding/json's test of a tag's name.
+func isValidTag(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		switch {
+		case strings.ContainsRune("!#$%&()*+-./:;<=>?@[]^_{|}~ ", c):
+		case !unicode.IsLetter(c) && !unicode.IsDigit(c):
+			return false
+		}
+	}
+	return true
+}
+
+// foldASCII upper-cases the ASCII letters of s, as encoding/json folds names.
+func foldASCII(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'a' <= c && c <= 'z' {
+			b[i] = c - ('a' - 'A')
+		}
+	}
+	return string(b)
+}
+
+// fastUnmarshal decodes payload into v, a pointer to a zero value, and
+// reports whether it did so exactly as encoding/json would. When it returns
+// false, *v is zero, as it was.
+func fastUnmarshal(payload []byte, v any) (ok bool) {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return false
+	}
+	td := decPlanFor(rv.Type().Elem())
+	if td.decode == nil || !isZeroMemory(rv.UnsafePointer(), td.t.Size()) {
+		return false
+	}
+	d := decodeState{b: payload}
+	i := skipSpace(payload, 0)
+	if i >= len(payload) {
+		return false
+	}
+	i = td.decode(td, &d, i, rv.UnsafePointer())
+	if i < 0 || skipSpace(payload, i) != len(payload) {
+		rv.Elem().SetZero() // as it was: zero
+		return false
+	}
+	return true
+}
+
+// fastUnmarshalAny decodes payload as encoding/json decodes into an empty
+// interface, and reports whether it could.
+func fastUnmarshalAny(payload []byte) (any, bool) {
+	i := skipSpace(payload, 0)
+	if i >= len(payload) {
+		return nil, false
+	}
+	ms := membersPool.Get().(*[]member)
+	d := decodeState{b: payload, members: (*ms)[:0]}
+	v, end := d.anyValue(i)
+	clear(d.members[:cap(d.members)])
+	if cap(d.members) <= 1024 {
+		*ms = d.members[:0]
+		membersPool.Put(ms)
+	}
+	if end < 0 || skipSpace(payload, end) != len(payload) {
+		return nil, false
+	}
+	return v, true
+}
+
+// membersPool holds decodeState.members scratch stacks.
+var membersPool = sync.Pool{New: func() any { s := make([]member, 0, 32); return &s }}
+
+// isZeroMemory reports whether the n bytes at p are all zero: a fresh
+// zero value (padding included; a copy with stray padding merely takes the
+// slow path).
+func isZeroMemory(p unsafe.Pointer, n uintptr) bool {
+	b := unsafe.Slice((*byte)(p), n)
+	for len(b) >= 8 && uintptr(unsafe.Pointer(&b[0]))%8 == 0 {
+		if *(*uint64)(unsafe.Pointer(&b[0])) != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func decGiveUp(*typeDec, *decodeState, int, unsafe.Pointer) int { return -1 }
+
+// null reports whether a JSON null starts at d.b[i] (a null leaves a fresh
+// value as it is, for every kind, as in encoding/json).
+func (d *decodeState) null(i int) bool {
+	return len(d.b)-i >= 4 && string(d.b[i:i+4]) == "null"
+}
+
+// str decodes the JSON string whose quotes are at d.b[i] and d.b[end-1].
+func (d *decodeState) str(i, end int, flags uint8) string {
+	content := d.b[i+1 : end-1]
+	if flags&strEscape != 0 || flags&strHigh != 0 && !utf8.Valid(content) {
+		return string(unquote(d.b[i:end]))
+	}
+	if len(d.b) > maxSharedSource {
+		return string(content)
+	}
+	if d.src == "" {
+		d.src = string(d.b)
+	}
+	return d.src[i+1 : end-1]
+}
+
+func decString(_ *typeDec, d *decodeState, i int, p unsafe.Pointer) int {
+	if d.b[i] != '"' {
+		if d.null(i) {
+			return i + 4
+		}
+		return -1
+	}
+	end, flags := scanString(d.b, i)
+	if end < 0 {
+		return -1
+	}
+	*(*string)(p) = d.str(i, end, flags)
+	return end
+}
+
+func decBool(_ *typeDec, d *decodeState, i int, p unsafe.Pointer) int {
+	b := d.b
+	switch {
+	case len(b)-i >= 4 && string(b[i:i+4]) == "true":
+		*(*bool)(p) = true
+		return i + 4
+	case len(b)-i >= 5 && string(b[i:i+5]) == "false":
+		return i + 5
+	case d.null(i):
+		return i + 4
+	}
+	return -1
+}
+
+// number returns the end of the JSON number at d.b[i] and whether it is an
+// integer (no fraction, no exponent); end is -1 if there is no number.
+func (d *decodeState) number(i int) (end int, integer bool) {
+	end = scanNumber(d.b, i)
+	if end < 0 {
+		return -1, false
+	}
+	for _, c := range d.b[i:end] {
+		if c == '.' || c == 'e' || c == 'E' {
+			return end, false
+		}
+	}
+	return end, true
+}
+
+// bytesString views b as a string for strconv, which copies what it keeps.
+func bytesString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+func decInt(td *typeDec, d *decodeState, i int, p unsafe.Pointer) int {
+	end, integer := d.number(i)
+	if end < 0 || !integer {
+		if end < 0 && d.null(i) {
+			return i + 4
+		}
+		return -1 // encoding/json: a fraction or exponent does not fit an int
+	}
+	var n int64
+	if digits := d.b[i:end]; len(digits) <= 18 && digits[0] != '-' {
+		for _, c := range digits {
+			n = n*10 + int64(c-'0')
+		}
+		if td.bits < 64 && n >= 1<<(td.bits-1) {
+			return -1
+		}
+	} else {
+		var err error
+		if n, err = strconv.ParseInt(bytesString(digits), 10, td.bits); err != nil {
+			return -1
+		}
+	}
+	switch td.bits {
+	case 8:
+		*(*int8)(p) = int8(n)
+	case 16:
+		*(*int16)(p) = int16(n)
+	case 32:
+		*(*int32)(p) = int32(n)
+	default:
+		*(*int64)(p) = n
+	}
+	return end
+}
+
+func decUint(td *typeDec, d *decodeState, i int, p unsafe.Pointer) int {
+	end, integer := d.number(i)
+	if end < 0 || !integer || d.b[i] == '-' {
+		if end < 0 && d.null(i) {
+			return i + 4
+		}
+		return -1
+	}
+	n, err := strconv.ParseUint(bytesString(d.b[i:end]), 10, td.bits)
+	if err != nil {
+		return -1
+	}
+	switch td.bits {
+	case 8:
+		*(*uint8)(p) = uint8(n)
+	case 16:
+		*(*uint16)(p) = uint16(n)
+	case 32:
+		*(*uint32)(p) = uint32(n)
+	default:
+		*(*uint64)(p) = n
+	}
+	return end
+}
+
+func decFloat(td *typeDec, d *decodeState, i int, p unsafe.Pointer) int {
+	end := scanNumber(d.b, i)
+	if end < 0 {
+		if d.null(i) {
+			return i + 4
+		}
+		return -1
+	}
+	f, err := strconv.ParseFloat(bytesString(d.b[i:end]), td.bits)
+	if err != nil {
+		return -1
+	}
+	if td.bits == 32 {
+		*(*float32)(p) = float32(f)
+	} else {
+		*(*float64)(p) = f
+	}
+	return end
+}
+
+func decInterface(_ *typeDec, d *decodeState, i int, p unsafe.Pointer) int {
+	v, end := d.anyValue(i)
+	if end >= 0 {
+		*(*any)(p) = v
+	}
+	return end
+}
+
+func decPointer(td *typeDec, d *decodeState, i int, p unsafe.Pointer) int {
+	if d.null(i) {
+		return i + 4
+	}
+	// Counted as a level, so that a pointer type that points to itself
+	// (type P *P) ends in giving up, not in a stack overflow.
+	if d.depth++; d.depth > maxDecodeDepth {
+		return -1
+	}
+	elem := reflect.New(td.elem.t).UnsafePointer()
+	end := td.elem.decode(td.elem, d, i, elem)
+	*(*unsafe.Pointer)(p) = elem
+	d.depth--
+	return end
+}
+
+// open enters the object or array that starts at d.b[i] and returns the
+// index of its first member or element (or of its closing bracket), or -1.
+func (d *decodeState) open(i int) int {
+	d.depth++
+	if d.depth > maxDecodeDepth {
+		return -1
+	}
+	return d.skip(i + 1)
+}
+
+func (d *decodeState) skip(i int) int {
+	i = skipSpace(d.b, i)
+	if i >= len(d.b) {
+		return -1
+	}
+	return i
+}
+
+// next is called after a member or element: it returns the index of the
+// next one, or done with the index after the closing bracket c.
+func (d *decodeState) next(i int, c byte) (int, bool) {
+	if i < 0 {
+		return -1, true
+	}
+	if i = d.skip(i); i < 0 {
+		return -1, true
+	}
+	switch d.b[i] {
+	case ',':
+		if i = d.skip(i + 1); i < 0 {
+			return -1, true
+		}
+		return i, false
+	case c:
+		d.depth--
+		return i + 1, true
+	}
+	return -1, true
+}
+
+// key decodes the member name at d.b[i] and returns the index of its value.
+// The name is returned as a view of the payload: copy it to keep it.
+func (d *decodeState) key(i int) ([]byte, int) {
+	if i < 0 || d.b[i] != '"' {
+		return nil, -1
+	}
+	end, flags := scanString(d.b, i)
+	if end < 0 {
+		return nil, -1
+	}
+	name := d.b[i+1 : end-1]
+	if flags != 0 {
+		name = unquote(d.b[i:end])
+	}
+	i = d.skip(end)
+	if i < 0 || d.b[i] != ':' {
+		return nil, -1
+	}
+	return name, d.skip(i + 1)
+}
+
+// keyString is key for names that are kept (map keys).
+func (d *decodeState) keyString(i int) (string, int) {
+	if i < 0 || d.b[i] != '"' {
+		return "", -1
+	}
+	end, flags := scanString(d.b, i)
+	if end < 0 {
+		return "", -1
+	}
+	name := d.str(i, end, flags)
+	i = d.skip(end)
+	if i < 0 || d.b[i] != ':' {
+		return "", -1
+	}
+	return name, d.skip(i + 1)
+}
+
+func decStruct(td *typeDec, d *decodeState, i int, p unsafe.Pointer) int {
+	if d.b[i] != '{' {
+		if d.null(i) {
+			return i + 4
+		}
+		return -1
+	}
+	if i = d.open(i); i < 0 {
+		return -1
+	}
+	if d.b[i] == '}' {
+		d.depth--
+		return i + 1
+	}
+	var seen uint64
+	hint := 0 // members usually come in field order
+	for {
+		// Members usually come in field order, named as the fields are:
+		// then the quoted name is the field's name byte for byte.
+		if hint < len(td.fields) {
+			if f := &td.fields[hint]; f.quoted != "" && len(d.b)-i > len(f.quoted) && string(d.b[i:i+len(f.quoted)]) == f.quoted {
+				if vi := d.skip(i + len(f.quoted)); vi >= 0 && d.b[vi] == ':' {
+					if vi = d.skip(vi + 1); vi < 0 || seen&(1<<hint) != 0 {
+						return -1
+					}
+					seen |= 1 << hint
+					hint++
+					i = f.td.decode(f.td, d, vi, unsafe.Add(p, f.offset))
+					var done bool
+					if i, done = d.next(i, '}'); done {
+						return i
+					}
+					continue
+				}
+			}
+		}
+		name, vi := d.key(i)
+		if vi < 0 {
+			return -1
+		}
+		f := -1
+		if hint < len(td.fields) && td.fields[hint].name == string(name) {
+			f = hint
+		} else if td.byName != nil {
+			if k, ok := td.byName[string(name)]; ok {
+				f = k
+			}
+		} else {
+			for k := range td.fields {
+				if td.fields[k].name == string(name) {
+					f = k
+					break
+				}
+			}
+		}
+		if f >= 0 {
+			if seen&(1<<f) != 0 {
+				return -1 // a repeated member: encoding/json decodes it again over the first
+			}
+			seen |= 1 << f
+			hint = f + 1
+			fd := &td.fields[f]
+			i = fd.td.decode(fd.td, d, vi, unsafe.Add(p, fd.offset))
+		} else {
+			if td.nearMiss(name) {
+				return -1
+			}
+			i = scanValue(d.b, vi, d.depth)
+		}
+		var done bool
+		if i, done = d.next(i, '}'); done {
+			return i
+		}
+	}
+}
+
+// nearMiss reports whether name, matching no field exactly, might match one
+// the way encoding/json also matches names: case-insensitively.
+func (td *typeDec) nearMiss(name []byte) bool {
+	if td.foldCheck {
+		return true
+	}
+	for _, c := range name {
+		if c >= utf8.RuneSelf {
+			return true
+		}
+	}
+	for k := range td.fields {
+		f := td.fields[k].folded
+		if len(f) != len(name) {
+			continue
+		}
+		same := true
+		for j, c := range name {
+			if 'a' <= c && c <= 'z' {
+				c -= 'a' - 'A'
+			}
+			if c != f[j] {
+				same = false
+				break
+			}
+		}
+		if same {
+			return true
+		}
+	}
+	return false
+}
+
+// firstCap is the capacity of a decoded slice's first backing array.
+const firstCap = 4
+
+// sliceHeader is the layout of a slice value.
+type sliceHeader struct {
+	data     unsafe.Pointer
+	len, cap int
+}
+
+func decSlice(td *typeDec, d *decodeState, i int, p unsafe.Pointer) int {
+	if d.b[i] != '[' {
+		if d.null(i) {
+			return i + 4
+		}
+		return -1
+	}
+	if i = d.open(i); i < 0 {
+		return -1
+	}
+	if d.b[i] == ']' {
+		d.depth--
+		reflect.NewAt(td.t, p).Elem().Set(reflect.MakeSlice(td.t, 0, 0)) // encoding/json: empty, not nil
+		return i + 1
+	}
+	h := (*sliceHeader)(p)
+	for {
+		switch {
+		case h.data == nil:
+			h.data, h.cap = reflect.New(td.arr).UnsafePointer(), firstCap
+		case h.len == h.cap:
+			sv := reflect.NewAt(td.t, p).Elem()
+			grown := reflect.MakeSlice(td.t, h.len, 2*h.cap)
+			reflect.Copy(grown, sv)
+			sv.Set(grown)
+		}
+		h.len++ // the new element is zero: fresh memory
+		i = td.elem.decode(td.elem, d, i, unsafe.Add(h.data, uintptr(h.len-1)*td.size))
+		var done bool
+		if i, done = d.next(i, ']'); done {
+			return i
+		}
+	}
+}
+
+func decMap(td *typeDec, d *decodeState, i int, p unsafe.Pointer) int {
+	if d.b[i] != '{' {
+		if d.null(i) {
+			return i + 4
+		}
+		return -1
+	}
+	if i = d.open(i); i < 0 {
+		return -1
+	}
+	mv := reflect.NewAt(td.t, p).Elem()
+	mv.Set(reflect.MakeMap(td.t))
+	if d.b[i] == '}' {
+		d.depth--
+		return i + 1
+	}
+	kt := td.t.Key()
+	for {
+		name, vi := d.keyString(i)
+		if vi < 0 {
+			return -1
+		}
+		ev := reflect.New(td.elem.t)
+		i = td.elem.decode(td.elem, d, vi, ev.UnsafePointer())
+		if i < 0 {
+			return -1
+		}
+		kv := reflect.ValueOf(name)
+		if kt != kv.Type() {
+			kv = kv.Convert(kt)
+		}
+		mv.SetMapIndex(kv, ev.Elem())
+		var done bool
+		if i, done = d.next(i, '}'); done {
+			return i
+		}
+	}
+}
+
+func decMapAny(_ *typeDec, d *decodeState, i int, p unsafe.Pointer) int {
+	if d.b[i] != '{' {
+		if d.null(i) {
+			return i + 4
+		}
+		return -1
+	}
+	m, end := d.object(i)
+	if end >= 0 {
+		*(*map[string]any)(p) = m
+	}
+	return end
+}
+
+// anyValue decodes the value at d.b[i] as encoding/json decodes into an
+// empty interface: map[string]any, []any, string, float64, bool or nil.
+func (d *decodeState) anyValue(i int) (any, int) {
+	b := d.b
+	switch c := b[i]; c {
+	case '"':
+		end, flags := scanString(b, i)
+		if end < 0 {
+			return nil, -1
+		}
+		return d.boxString(d.str(i, end, flags)), end
+	case '{':
+		m, end := d.object(i)
+		if end < 0 {
+			return nil, -1
+		}
+		return m, end
+	case '[':
+		if i = d.open(i); i < 0 {
+			return nil, -1
+		}
+		if b[i] == ']' {
+			d.depth--
+			return []any{}, i + 1
+		}
+		a := make([]any, 0, 4)
+		for {
+			var v any
+			if v, i = d.anyValue(i); i < 0 {
+				return nil, -1
+			}
+			a = append(a, v)
+			var done bool
+			if i, done = d.next(i, ']'); done {
+				return a, i
+			}
+		}
+	case 't':
+		if len(b)-i >= 4 && string(b[i:i+4]) == "true" {
+			return true, i + 4
+		}
+	case 'f':
+		if len(b)-i >= 5 && string(b[i:i+5]) == "false" {
+			return false, i + 5
+		}
+	case 'n':
+		if d.null(i) {
+			return nil, i + 4
+		}
+	default:
+		end := scanNumber(b, i)
+		if end < 0 {
+			return nil, -1
+		}
+		f, err := strconv.ParseFloat(bytesString(b[i:end]), 64)
+		if err != nil {
+			return nil, -1
+		}
+		return d.boxFloat(f), end
+	}
+	return nil, -1
+}
+
+// eface is the layout of an empty interface value.
+type eface struct {
+	typ, data unsafe.Pointer
+}
+
+var (
+	float64Type = (*eface)(unsafe.Pointer(&[]any{0.0}[0])).typ
+	stringType  = (*eface)(unsafe.Pointer(&[]any{""}[0])).typ
+)
+
+// boxChunk is how many numbers or strings share one allocation.
+const boxChunk = 8
+
+// boxFloat returns f as an interface value, as any(f) would, but with its
+// 8 bytes taken from a chunk shared with other numbers of this decode
+// (which are never written again once boxed).
+func (d *decodeState) boxFloat(f float64) any {
+	if len(d.floats) == cap(d.floats) {
+		d.floats = make([]float64, 0, boxChunk)
+	}
+	d.floats = append(d.floats, f)
+	var v any
+	e := (*eface)(unsafe.Pointer(&v))
+	e.typ, e.data = float64Type, unsafe.Pointer(&d.floats[len(d.floats)-1])
+	return v
+}
+
+// boxString is boxFloat for strings.
+func (d *decodeState) boxString(s string) any {
+	if s == "" {
+		return ""
+	}
+	if len(d.strs) == cap(d.strs) {
+		d.strs = make([]string, 0, boxChunk)
+	}
+	d.strs = append(d.strs, s)
+	var v any
+	e := (*eface)(unsafe.Pointer(&v))
+	e.typ, e.data = stringType, unsafe.Pointer(&d.strs[len(d.strs)-1])
+	return v
+}
+
+// object decodes the JSON object at d.b[i] into a new map[string]any.
+func (d *decodeState) object(i int) (map[string]any, int) {
+	if i = d.open(i); i < 0 {
+		return nil, -1
+	}
+	if d.b[i] == '}' {
+		d.depth--
+		return make(map[string]any), i + 1
+	}
+	base := len(d.members)
+	for {
+		name, vi := d.keyString(i)
+		if vi < 0 {
+			return nil, -1
+		}
+		var v any
+		if v, i = d.anyValue(vi); i < 0 {
+			return nil, -1
+		}
+		d.members = append(d.members, member{name, v})
+		var done bool
+		if i, done = d.next(i, '}'); done {
+			if i < 0 {
+				return nil, -1
+			}
+			ms := d.members[base:]
+			m := make(map[string]any, len(ms))
+			for _, mb := range ms {
+				m[mb.name] = mb.value // a repeated name: the last wins, as in encoding/json
+			}
+			clear(ms) // drop the references: the scratch outlives the result
+			d.members = d.members[:base]
+			return m, i
+		}
+	}
+}
