@@ -19,24 +19,24 @@ import (
 	"time"
 )
 
-// MaxPathLen is the longest socket path the kernel accepts (sun_path less its NUL).
-const MaxPathLen = 107
-
 // ErrInvalid is wrapped by every error about an unusable SocketFile option.
 var ErrInvalid = errors.New("socketipc: invalid SocketFile")
 
 var allDigits = regexp.MustCompile(`^\d+$`)
 
 // Validate rejects what the Node package rejects (empty, all digits, which
-// looks like a TCP port) and paths too long for a Unix socket.
-func Validate(path string) error {
+// looks like a TCP port) and paths too long for a Unix socket on this system
+// (MaxPathLen).
+func Validate(path string) error { return validate(path, MaxPathLen) }
+
+func validate(path string, maxLen int) error {
 	switch {
 	case path == "":
 		return fmt.Errorf("%w: it is empty", ErrInvalid)
 	case allDigits.MatchString(path):
 		return fmt.Errorf("%w %q: it looks like a port; socketipc only uses Unix socket files", ErrInvalid, path)
-	case len(path) > MaxPathLen:
-		return fmt.Errorf("%w %q: %d bytes, over the %d-byte limit of a Unix socket path", ErrInvalid, path, len(path), MaxPathLen)
+	case len(path) > maxLen:
+		return fmt.Errorf("%w %q: %d bytes, over the %d-byte limit of a Unix socket path on this system", ErrInvalid, path, len(path), maxLen)
 	}
 	return nil
 }
