@@ -29,7 +29,11 @@ import (
 // id, its peer's credentials, its send queue, and Done to learn when it ends.
 type Conn = conn.Conn
 
-// PeerCred identifies the process at the other end of a connection.
+// PeerCred identifies the process at the other end of a connection: pid,
+// effective uid and gid, as the kernel recorded them when the connection was
+// made (Linux and OpenBSD SO_PEERCRED; darwin and FreeBSD LOCAL_PEERCRED, with
+// LOCAL_PEERPID for darwin's pid; NetBSD LOCAL_PEEREID). Other systems, Windows
+// among them, have none: reading them fails with errors.ErrUnsupported.
 type PeerCred = conn.PeerCred
 
 // Defaults of Options' zero fields.
@@ -82,7 +86,9 @@ type Options struct {
 	// once and the error, wrapped with ErrPeerRefused, emitted). It runs on
 	// the accepting goroutine, not with the events; a panic in it refuses
 	// the connection and is reported in that error. Peer credentials exist
-	// on Linux only; elsewhere every connection is refused.
+	// on Linux, darwin, FreeBSD, OpenBSD and NetBSD (see PeerCred); elsewhere
+	// (Windows) every connection is refused, with an error matching
+	// errors.ErrUnsupported.
 	AllowPeer func(cred PeerCred) error
 	// Logger receives error events that have no listener. Nil: slog.Default().
 	Logger *slog.Logger

@@ -140,7 +140,7 @@ func (c *Conn) Run() {
 func (c *Conn) ID() string { return c.cfg.ClientID }
 
 // PeerCred returns the credentials of the process at the other end, as the
-// kernel saw them when the connection was made (Linux SO_PEERCRED).
+// kernel saw them when the connection was made (see PeerCred for each system).
 func (c *Conn) PeerCred() (PeerCred, error) { return c.cred, c.credErr }
 
 // LocalAddr and RemoteAddr are the socket's addresses.
