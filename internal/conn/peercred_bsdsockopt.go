@@ -19,8 +19,6 @@ func peerCred(nc *net.UnixConn) (PeerCred, error) {
 		if err != nil {
 			return PeerCred{}, err
 		}
-		var buf [20]byte
-		copy(buf[:16], m.Multiaddr[:])
-		return decodeIDs(buf[:12], peerCredLayout)
+		return decodeIDs(m.Multiaddr[:12], peerCredLayout)
 	})
 }
