@@ -62,7 +62,9 @@ type Options struct {
 	SocketFile string
 	// SocketMode, when not zero, is the socket file's permission bits (for
 	// example 0o600); the file never exists with wider ones. Zero leaves
-	// them to the process umask, as Node does.
+	// them to the process umask, as Node does. Windows has no permission
+	// bits on socket files: there New refuses a SocketMode other than zero
+	// (the error matches ErrInvalidSocketFile and errors.ErrUnsupported).
 	SocketMode os.FileMode
 	// Transcoder encodes and decodes messages; nil means message.JSON.
 	Transcoder message.Transcoder
@@ -117,6 +119,9 @@ type Server struct {
 // New checks the options and returns a Server that is not yet listening.
 func New(opts Options) (*Server, error) {
 	if err := socketfile.Validate(opts.SocketFile); err != nil {
+		return nil, err
+	}
+	if err := socketfile.ValidateMode(opts.SocketMode); err != nil {
 		return nil, err
 	}
 	if opts.Transcoder == nil {

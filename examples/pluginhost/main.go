@@ -495,7 +495,7 @@ func (h *host) startLocked(s *slot) error {
 	cmd.WaitDelay = time.Second // don't hang on output pipes held by a grandchild
 	// A process group of its own: a Ctrl-C in the terminal reaches the
 	// host only, which then shuts the plugins down in order.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = ownProcessGroup()
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return err

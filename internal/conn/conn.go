@@ -254,7 +254,7 @@ func (c *Conn) writeInline(frame []byte, shared bool) {
 	var n int
 	var werr error
 	err := c.raw.Write(func(fd uintptr) bool {
-		n, werr = syscall.Write(int(fd), frame)
+		n, werr = writeFD(fd, frame)
 		return true // one attempt: never wait for the socket here
 	})
 	if err == nil && (werr == syscall.EAGAIN || werr == syscall.EINTR) {

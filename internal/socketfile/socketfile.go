@@ -59,8 +59,11 @@ type Listener struct {
 // syscall.EADDRINUSE). A socket that refuses connections is stale: it is
 // removed and the bind tried once more.
 func Listen(path string, mode os.FileMode) (*Listener, error) {
+	if err := ValidateMode(mode); err != nil {
+		return nil, err
+	}
 	l, err := bind(path, mode)
-	if err == nil || !errors.Is(err, syscall.EADDRINUSE) {
+	if err == nil || !isAddrInUse(err) {
 		return l, err
 	}
 	if reclaimErr := reclaimStale(path); reclaimErr != nil {
@@ -86,7 +89,7 @@ func reclaimStale(path string) error {
 		probe.Close()
 		return fmt.Errorf("%w: a server is listening on %s", inUse, path)
 	}
-	if !errors.Is(err, syscall.ECONNREFUSED) {
+	if !isConnRefused(err) {
 		return fmt.Errorf("%w: cannot tell whether %s is stale: %v", inUse, path, err)
 	}
 	// Stale. Remove it only if it is still the very file we probed. A check
@@ -230,9 +233,9 @@ var umaskMu sync.Mutex
 // looser one.
 func bindWithUmask(path string, mode os.FileMode) (*Listener, error) {
 	umaskMu.Lock()
-	old := syscall.Umask(int(^mode & 0o777))
+	old := setUmask(int(^mode & 0o777))
 	l, err := bindAt(path)
-	syscall.Umask(old)
+	setUmask(old)
 	umaskMu.Unlock()
 	return l, err
 }
