@@ -249,13 +249,6 @@ func sharedDir(t *testing.T, owner int) string {
 	return dir
 }
 
-// umask returns the process umask.
-func umask() int {
-	m := syscall.Umask(0o022)
-	syscall.Umask(m)
-	return m
-}
-
 // withUmask sets the process umask for the rest of the test.
 func withUmask(t *testing.T, m int) {
 	t.Helper()

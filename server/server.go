@@ -223,8 +223,7 @@ func (s *Server) acceptLoop(ln *socketfile.Listener) {
 func (s *Server) admit(nc *net.UnixConn) {
 	id := clientid.New()
 	boxedID := any(id)
-	var c *conn.Conn
-	c = conn.New(nc, conn.Config{
+	c := conn.New(nc, conn.Config{
 		ClientID:      id,
 		SocketFile:    s.opts.SocketFile,
 		Transcoder:    s.opts.Transcoder,

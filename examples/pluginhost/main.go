@@ -693,6 +693,7 @@ func findNode(node, root string) (bin, script string, err error) {
 	}
 	bin, err = exec.LookPath(node)
 	if err != nil {
+		//lint:ignore ST1005 "Node.js" is a name; the host prints it after "NOT starting the Node plugin: "
 		return "", "", fmt.Errorf("Node.js (%s) is not installed: %w", node, err)
 	}
 	script = filepath.Join(root, "examples", "pluginhost", "nodeplugin", "plugin.js")

@@ -28,24 +28,6 @@ type PeerCred struct {
 // connection.
 func ReadPeerCred(nc *net.UnixConn) (PeerCred, error) { return peerCred(nc) }
 
-// readSockopt runs read on nc's descriptor and returns what it found.
-func readSockopt(nc *net.UnixConn, read func(fd int) (PeerCred, error)) (PeerCred, error) {
-	raw, err := nc.SyscallConn()
-	if err != nil {
-		return PeerCred{}, err
-	}
-	var cred PeerCred
-	var sockErr error
-	err = raw.Control(func(fd uintptr) { cred, sockErr = read(int(fd)) })
-	if err == nil {
-		err = sockErr
-	}
-	if err != nil {
-		return PeerCred{}, fmt.Errorf("reading peer credentials: %w", err)
-	}
-	return cred, nil
-}
-
 // AskAllowPeer asks an AllowPeer callback about cred. A panic in it is an
 // error (the peer is refused), not a crash: the credentials come from the
 // peer, which must not be able to kill the process by tripping a bug in
