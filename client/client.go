@@ -31,7 +31,11 @@ import (
 // "reconnect": the server's credentials, the send queue, and Done.
 type Conn = conn.Conn
 
-// PeerCred identifies the process at the other end of a connection.
+// PeerCred identifies the process at the other end of a connection: pid,
+// effective uid and gid, as the kernel recorded them when the connection was
+// made (Linux and OpenBSD SO_PEERCRED; darwin and FreeBSD LOCAL_PEERCRED, with
+// LOCAL_PEERPID for darwin's pid; NetBSD LOCAL_PEEREID). Other systems, Windows
+// among them, have none: reading them fails with errors.ErrUnsupported.
 type PeerCred = conn.PeerCred
 
 // Defaults of Options' zero fields.
@@ -90,8 +94,9 @@ type Options struct {
 	// failed attempt. Use it to make sure a socket file in a shared folder is
 	// served by the expected user. It runs on the connecting goroutine, not
 	// with the events; a panic in it refuses the server and is reported in
-	// that error. Peer credentials exist on Linux only; elsewhere every
-	// server is refused.
+	// that error. Peer credentials exist on Linux, darwin, FreeBSD, OpenBSD
+	// and NetBSD (see PeerCred); elsewhere (Windows) every server is refused,
+	// with an error matching errors.ErrUnsupported.
 	AllowPeer func(cred PeerCred) error
 	// Logger receives error events that have no listener. Nil: slog.Default().
 	Logger *slog.Logger

@@ -11,7 +11,6 @@ import (
 
 	"github.com/socketipc/socketipc/backoff"
 	"github.com/socketipc/socketipc/client"
-	"github.com/socketipc/socketipc/internal/eventlog"
 	"github.com/socketipc/socketipc/message"
 	"github.com/socketipc/socketipc/server"
 	"github.com/stretchr/testify/require"
@@ -71,15 +70,6 @@ func within(t *testing.T, d time.Duration, what string, fn func()) {
 	case <-time.After(d):
 		t.Fatalf("%s did not return within %v (deadlock?)", what, d)
 	}
-}
-
-// names returns the names of events, in order.
-func names(events []eventlog.Event) []string {
-	out := make([]string, len(events))
-	for i, e := range events {
-		out[i] = e.Name
-	}
-	return out
 }
 
 // without drops the named events from a list of names.

@@ -1,8 +1,9 @@
+//go:build unix
+
 package interop_test
 
 import (
 	"os"
-	"runtime"
 	"testing"
 
 	"github.com/socketipc/socketipc/client"
@@ -117,9 +118,6 @@ func nodeServerGoClient(t *testing.T, legacy bool) *link {
 // checkPeerPID checks that a connection's peer credentials name the Node process.
 func checkPeerPID(t *testing.T, peerCred func() (server.PeerCred, error), pid int) {
 	t.Helper()
-	if runtime.GOOS != "linux" {
-		return // SO_PEERCRED is Linux's
-	}
 	cred, err := peerCred()
 	if err != nil {
 		t.Fatalf("PeerCred: %v", err)

@@ -57,47 +57,49 @@ type diffKey string
 type diffAny interface{}
 
 type diffAll struct {
-	S          string  `json:"s"`
-	I          int     `json:"i"`
-	I8         int8    `json:"i8"`
-	I64        int64   `json:"i64"`
-	U16        uint16  `json:"u16"`
-	U          uint    `json:"u"`
-	F32        float32 `json:"f32"`
-	F          float64 `json:"f"`
-	Bo         bool    `json:"b"`
-	P          *int    `json:"p"`
-	PP         **string
-	Any        any                           `json:"any"`
-	NamedAny   diffAny                       `json:"nany"`
-	M          map[string]int                `json:"m"`
-	MA         map[string]any                `json:"ma"`
-	MK         map[diffKey]string            `json:"mk"`
-	MT         map[diffText]int              `json:"mt"`
-	MI         map[int]string                `json:"mi"`
-	MS         map[string]diffInner          `json:"ms"`
-	Sl         []diffInner                   `json:"sl"`
-	SS         []string                      `json:"ss"`
-	SP         []*int                        `json:"sp"`
-	SA         []any                         `json:"sa"`
-	Bytes      []byte                        `json:"bytes"`
-	Arr        [2]int                        `json:"arr"`
-	Inner      diffInner                     `json:"inner"`
-	PInner     *diffInner                    `json:"pinner"`
-	Quoted     int                           `json:"quoted,string"`
-	Skip       int                           `json:"-"`
-	Dash       int                           `json:"-,"`
-	Num        json.Number                   `json:"num"`
-	Raw        json.RawMessage               `json:"raw"`
-	Custom     diffUnmarshaler               `json:"custom"`
-	Text       diffText                      `json:"text"`
-	Ifc        fmt.Stringer                  `json:"ifc"`
-	Err        error                         `json:"err"`
-	Self       *diffAll                      `json:"self"`
-	Nested     map[string][]map[string]*bool `json:"nested"`
-	Omit       string                        `json:"omit,omitempty"`
-	Upper      int                           `json:"UPPER"`
-	Mixed      int                           `json:"MiXeD"`
+	S        string  `json:"s"`
+	I        int     `json:"i"`
+	I8       int8    `json:"i8"`
+	I64      int64   `json:"i64"`
+	U16      uint16  `json:"u16"`
+	U        uint    `json:"u"`
+	F32      float32 `json:"f32"`
+	F        float64 `json:"f"`
+	Bo       bool    `json:"b"`
+	P        *int    `json:"p"`
+	PP       **string
+	Any      any                  `json:"any"`
+	NamedAny diffAny              `json:"nany"`
+	M        map[string]int       `json:"m"`
+	MA       map[string]any       `json:"ma"`
+	MK       map[diffKey]string   `json:"mk"`
+	MT       map[diffText]int     `json:"mt"`
+	MI       map[int]string       `json:"mi"`
+	MS       map[string]diffInner `json:"ms"`
+	Sl       []diffInner          `json:"sl"`
+	SS       []string             `json:"ss"`
+	SP       []*int               `json:"sp"`
+	SA       []any                `json:"sa"`
+	Bytes    []byte               `json:"bytes"`
+	Arr      [2]int               `json:"arr"`
+	Inner    diffInner            `json:"inner"`
+	PInner   *diffInner           `json:"pinner"`
+	Quoted   int                  `json:"quoted,string"`
+	Skip     int                  `json:"-"`
+	//lint:ignore SA5008 the tag "-," names a field "-": encoding/json's rule, under test
+	Dash   int                           `json:"-,"`
+	Num    json.Number                   `json:"num"`
+	Raw    json.RawMessage               `json:"raw"`
+	Custom diffUnmarshaler               `json:"custom"`
+	Text   diffText                      `json:"text"`
+	Ifc    fmt.Stringer                  `json:"ifc"`
+	Err    error                         `json:"err"`
+	Self   *diffAll                      `json:"self"`
+	Nested map[string][]map[string]*bool `json:"nested"`
+	Omit   string                        `json:"omit,omitempty"`
+	Upper  int                           `json:"UPPER"`
+	Mixed  int                           `json:"MiXeD"`
+	//lint:ignore U1000 encoding/json must skip unexported fields, under test
 	unexported int
 }
 
@@ -155,6 +157,7 @@ var diffDup = reflect.StructOf([]reflect.StructField{
 })
 
 type diffBadTag struct {
+	//lint:ignore SA5008 a malformed tag name, which encoding/json ignores, under test
 	A int `json:"a\\b"`
 	B int `json:"ok"`
 }

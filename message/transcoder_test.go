@@ -53,7 +53,7 @@ func encodeCases() []any {
 		0.0, math.Copysign(0, -1), 1.0, -1.0, 1.5, 1e21, 1e20, 999999999999999999999.0, 1e-6, 1e-7, -0.000001, 123456789.123,
 		math.MaxFloat64, math.SmallestNonzeroFloat64, float64(1 << 53), 0.1, 1e100, 5e-324,
 		float32(1.1), float32(1e21), float32(1e-7), float32(3.4e38), float32(-0.5),
-		0, -1, math.MaxInt64, math.MinInt64, int8(-8), int16(16), int32(-32), int64(64),
+		0, -1, math.MaxInt, math.MinInt, int64(math.MaxInt64), int64(math.MinInt64), int8(-8), int16(16), int32(-32), int64(64),
 		uint(1), uint8(8), uint16(16), uint32(32), uint64(math.MaxUint64), uintptr(7),
 		json.RawMessage(`{"a" : [1, 2, {"b": "c d"}],  "e":"<&>\u2028"}`), json.RawMessage(" 12 "), nilRaw,
 		json.RawMessage(`"spaces inside \" a string "`),

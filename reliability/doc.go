@@ -10,4 +10,6 @@
 // internal/ipcserver, built by the tests with "go build", so that it can be
 // killed with SIGKILL and its memory measured on its own. It is built without
 // the race detector unless SOCKETIPC_HELPER_RACE=1.
+//
+// The tests are built on Linux only: they measure memory through /proc.
 package reliability

@@ -1,3 +1,5 @@
+//go:build linux
+
 package reliability_test
 
 import (
@@ -174,9 +176,11 @@ var (
 func helperBinary(t *testing.T) string {
 	t.Helper()
 	helperOnce.Do(func() {
+		// go test puts its own GOROOT/bin first on the PATH of the tests.
 		gotool, err := exec.LookPath("go")
 		if err != nil {
-			gotool = filepath.Join(runtime.GOROOT(), "bin", "go")
+			helperErr = fmt.Errorf("finding the go command to build the helper: %w", err)
+			return
 		}
 		out := filepath.Join(binDir, "ipcserver")
 		args := []string{"build", "-o", out}

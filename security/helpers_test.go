@@ -1,3 +1,5 @@
+//go:build unix
+
 package security
 
 import (
@@ -245,13 +247,6 @@ func sharedDir(t *testing.T, owner int) string {
 		require.NoError(t, os.Chown(dir, owner, owner))
 	}
 	return dir
-}
-
-// umask returns the process umask.
-func umask() int {
-	m := syscall.Umask(0o022)
-	syscall.Umask(m)
-	return m
 }
 
 // withUmask sets the process umask for the rest of the test.

@@ -1,3 +1,5 @@
+//go:build unix
+
 package security
 
 import (
@@ -204,9 +206,12 @@ var idleConnsWanted = map[bool]int{false: 5000, true: 1000}[raceEnabled]
 // descriptors (Go raises the soft limit to the hard one at start).
 func fdsAllow(t *testing.T, n int) int {
 	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil && lim.Cur < uint64(2*n+200) {
-		n = int(lim.Cur-200) / 2
-		t.Logf("the descriptor limit (%d) allows %d connections", lim.Cur, n)
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return n
+	}
+	if limit := uint64(lim.Cur); limit < uint64(2*n+200) { // int64 on the BSDs
+		n = int(limit-200) / 2
+		t.Logf("the descriptor limit (%d) allows %d connections", limit, n)
 	}
 	return n
 }

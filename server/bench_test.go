@@ -67,16 +67,6 @@ func (fb frameBlock) writeFrames(w io.Writer, n int) error {
 	return nil
 }
 
-// bytesFor is how many bytes n frames of the block take.
-func (fb frameBlock) bytesFor(n int) int64 {
-	full, rest := n/len(fb.ends), n%len(fb.ends)
-	total := int64(full) * int64(len(fb.data))
-	if rest > 0 {
-		total += int64(fb.ends[rest-1])
-	}
-	return total
-}
-
 // errBox keeps the first error a listener or goroutine ran into.
 type errBox struct{ v atomic.Pointer[error] }
 

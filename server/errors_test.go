@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/socketipc/socketipc/internal/leakcheck"
+	"github.com/socketipc/socketipc/internal/socketfile"
 	"github.com/socketipc/socketipc/internal/testsock"
 	"github.com/socketipc/socketipc/message"
 	"github.com/socketipc/socketipc/server"
@@ -23,23 +24,24 @@ func TestNewRejectsBadSocketFile(t *testing.T) {
 	at := func(n int) string { // a path of exactly n bytes in dir
 		return filepath.Join(dir, strings.Repeat("x", n-len(dir)-1))
 	}
-	for _, bad := range []string{"", "1234", "0", at(108), at(200)} {
+	for _, bad := range []string{"", "1234", "0", at(socketfile.MaxPathLen + 1), at(200)} {
 		srv, err := server.New(server.Options{SocketFile: bad})
 		assert.Nil(t, srv, "%q", bad)
 		require.ErrorIs(t, err, server.ErrInvalidSocketFile, "%q", bad)
 	}
-	for _, good := range []string{at(107), "12a", "./1234", "/tmp/1234"} {
+	for _, good := range []string{at(socketfile.MaxPathLen), "12a", "./1234", "/tmp/1234"} {
 		_, err := server.New(server.Options{SocketFile: good})
 		require.NoError(t, err, "%q", good)
 	}
 }
 
-// A 107-byte path, the longest the kernel takes, really works.
+// A path of MaxPathLen bytes (107 on Linux, 103 on darwin and the BSDs), the
+// longest the kernel takes, really works.
 func TestListenLongestPath(t *testing.T) {
 	leakcheck.Check(t)
 	dir := filepath.Dir(testsock.Path(t))
-	path := filepath.Join(dir, strings.Repeat("x", 107-len(dir)-1))
-	require.Len(t, path, 107)
+	path := filepath.Join(dir, strings.Repeat("x", socketfile.MaxPathLen-len(dir)-1))
+	require.Len(t, path, socketfile.MaxPathLen)
 	srv, log := startServer(t, server.Options{SocketFile: path})
 	p := dialRaw(t, srv, log)
 	require.NoError(t, srv.Send("t", 1, p.ID))

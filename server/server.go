@@ -30,7 +30,11 @@ import (
 // id, its peer's credentials, its send queue, and Done to learn when it ends.
 type Conn = conn.Conn
 
-// PeerCred identifies the process at the other end of a connection.
+// PeerCred identifies the process at the other end of a connection: pid,
+// effective uid and gid, as the kernel recorded them when the connection was
+// made (Linux and OpenBSD SO_PEERCRED; darwin and FreeBSD LOCAL_PEERCRED, with
+// LOCAL_PEERPID for darwin's pid; NetBSD LOCAL_PEEREID). Other systems, Windows
+// among them, have none: reading them fails with errors.ErrUnsupported.
 type PeerCred = conn.PeerCred
 
 // Defaults of Options' zero fields.
@@ -68,6 +72,9 @@ type Options struct {
 	// example 0o600); the file never exists with wider ones, and the
 	// process umask is never changed (so no other file is created looser
 	// meanwhile). Zero leaves them to the process umask, as Node does.
+	// Windows has no permission bits on socket files: there New refuses a
+	// SocketMode other than zero (the error matches ErrInvalidSocketFile and
+	// errors.ErrUnsupported).
 	SocketMode os.FileMode
 	// Transcoder encodes and decodes messages; nil means message.JSON.
 	Transcoder message.Transcoder
@@ -113,7 +120,9 @@ type Options struct {
 	// once and the error, wrapped with ErrPeerRefused, emitted). It runs on
 	// the accepting goroutine, not with the events; a panic in it refuses
 	// the connection and is reported in that error. Peer credentials exist
-	// on Linux only; elsewhere every connection is refused.
+	// on Linux, darwin, FreeBSD, OpenBSD and NetBSD (see PeerCred); elsewhere
+	// (Windows) every connection is refused, with an error matching
+	// errors.ErrUnsupported.
 	AllowPeer func(cred PeerCred) error
 	// Logger receives error events that have no listener. Nil: slog.Default().
 	Logger *slog.Logger
@@ -145,6 +154,9 @@ type Server struct {
 // New checks the options and returns a Server that is not yet listening.
 func New(opts Options) (*Server, error) {
 	if err := socketfile.Validate(opts.SocketFile); err != nil {
+		return nil, err
+	}
+	if err := socketfile.ValidateMode(opts.SocketMode); err != nil {
 		return nil, err
 	}
 	if opts.Transcoder == nil {
@@ -253,8 +265,7 @@ func (s *Server) admit(nc *net.UnixConn) {
 	id := clientid.New()
 	boxedID := any(id)
 	guard := new(conn.FrameGuard)
-	var c *conn.Conn
-	c = conn.New(nc, conn.Config{
+	c := conn.New(nc, conn.Config{
 		ClientID:      id,
 		SocketFile:    s.opts.SocketFile,
 		Transcoder:    s.opts.Transcoder,

@@ -1,3 +1,5 @@
+//go:build unix
+
 package server_test
 
 import (
@@ -10,6 +12,7 @@ import (
 
 	"github.com/socketipc/socketipc/internal/eventlog"
 	"github.com/socketipc/socketipc/internal/leakcheck"
+	"github.com/socketipc/socketipc/internal/socketfile"
 	"github.com/socketipc/socketipc/internal/testsock"
 	"github.com/socketipc/socketipc/server"
 	"github.com/stretchr/testify/assert"
@@ -243,19 +246,19 @@ func TestSocketFileMode(t *testing.T) {
 	}
 }
 
-// longPath returns a socket path of 107 bytes (the longest allowed) in a
+// longPath returns a socket path of MaxPathLen bytes (the longest allowed) in a
 // fresh folder whose name is too long for a private folder beside it, so
 // that the socket is bound through /proc/self/fd.
 func longPath(t *testing.T) string {
 	t.Helper()
 	dir := filepath.Dir(testsock.Path(t))
 	const name = "s.sock"
-	sub := strings.Repeat("d", 107-len(dir)-2-len(name))
+	sub := strings.Repeat("d", socketfile.MaxPathLen-len(dir)-2-len(name))
 	require.Greater(t, len(sub), 0)
 	require.NoError(t, os.Mkdir(filepath.Join(dir, sub), 0o700))
 	path := filepath.Join(dir, sub, name)
-	require.Len(t, path, 107)
-	require.Greater(t, len(filepath.Join(filepath.Dir(path), ".sipc00000000", "s")), 107,
+	require.Len(t, path, socketfile.MaxPathLen)
+	require.Greater(t, len(filepath.Join(filepath.Dir(path), ".sipc00000000", "s")), socketfile.MaxPathLen,
 		"the private folder beside it would be too long")
 	return path
 }

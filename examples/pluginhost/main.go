@@ -495,7 +495,7 @@ func (h *host) startLocked(s *slot) error {
 	cmd.WaitDelay = time.Second // don't hang on output pipes held by a grandchild
 	// A process group of its own: a Ctrl-C in the terminal reaches the
 	// host only, which then shuts the plugins down in order.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = ownProcessGroup()
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return err
@@ -693,6 +693,7 @@ func findNode(node, root string) (bin, script string, err error) {
 	}
 	bin, err = exec.LookPath(node)
 	if err != nil {
+		//lint:ignore ST1005 "Node.js" is a name; the host prints it after "NOT starting the Node plugin: "
 		return "", "", fmt.Errorf("Node.js (%s) is not installed: %w", node, err)
 	}
 	script = filepath.Join(root, "examples", "pluginhost", "nodeplugin", "plugin.js")

@@ -114,6 +114,9 @@ var ErrIdleTimeout = errors.New("socketipc: connection idle for too long")
 // New prepares a connection over nc; Run starts it. In between, the owner
 // can inspect it (PeerCred) and announce it before any message arrives.
 func New(nc *net.UnixConn, cfg Config) *Conn {
+	if !idleReads {
+		cfg.ReadBudget = nil
+	}
 	if cfg.Transcoder == nil {
 		cfg.Transcoder = message.JSON
 	}
@@ -156,7 +159,7 @@ func (c *Conn) Run() {
 func (c *Conn) ID() string { return c.cfg.ClientID }
 
 // PeerCred returns the credentials of the process at the other end, as the
-// kernel saw them when the connection was made (Linux SO_PEERCRED).
+// kernel saw them when the connection was made (see PeerCred for each system).
 func (c *Conn) PeerCred() (PeerCred, error) { return c.cred, c.credErr }
 
 // LocalAddr and RemoteAddr are the socket's addresses.
@@ -280,7 +283,7 @@ func (c *Conn) writeInline(frame []byte, shared bool) {
 	var n int
 	var werr error
 	err := c.raw.Write(func(fd uintptr) bool {
-		n, werr = syscall.Write(int(fd), frame)
+		n, werr = writeFD(fd, frame)
 		return true // one attempt: never wait for the socket here
 	})
 	if err == nil && (werr == syscall.EAGAIN || werr == syscall.EINTR) {
@@ -436,11 +439,7 @@ func (c *Conn) report(err error) {
 func (c *Conn) readLoop() {
 	defer close(c.readerDone)
 	c.readerID = loop.GoroutineID()
-	var src io.Reader = c.nc
-	if c.raw != nil {
-		src = socketReader{c}
-	}
-	fr := message.NewFrameReader(src, c.cfg.Framing, c.cfg.MaxFrameSize)
+	fr := message.NewFrameReader(c.source(), c.cfg.Framing, c.cfg.MaxFrameSize)
 	defer fr.Release()
 	defer c.unreserve()
 	for {

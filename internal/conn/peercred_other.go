@@ -1,20 +1,16 @@
-//go:build !linux
+//go:build !(linux || darwin || freebsd || openbsd || netbsd)
 
 package conn
 
 import (
 	"errors"
+	"fmt"
 	"net"
+	"runtime"
 )
 
-// PeerCred identifies the process at the other end of a connection.
-type PeerCred struct {
-	PID int32
-	UID uint32
-	GID uint32
-}
+// errPeerCredUnsupported: this system does not tell who is at the other end
+// of a Unix socket (or socketipc does not know how to ask it).
+var errPeerCredUnsupported = fmt.Errorf("socketipc: peer credentials are not available on %s: %w", runtime.GOOS, errors.ErrUnsupported)
 
-// ErrPeerCredUnsupported: this system has no SO_PEERCRED.
-var ErrPeerCredUnsupported = errors.New("socketipc: peer credentials are only available on Linux")
-
-func peerCred(*net.UnixConn) (PeerCred, error) { return PeerCred{}, ErrPeerCredUnsupported }
+func peerCred(*net.UnixConn) (PeerCred, error) { return PeerCred{}, errPeerCredUnsupported }

@@ -92,8 +92,8 @@ var kinds = []error{
 	message.ErrBadClient,
 }
 
-// encodeKind stands for every *message.EncodeError.
-var encodeKind = errors.New("encode")
+// errEncodeKind stands for every *message.EncodeError.
+var errEncodeKind = errors.New("encode")
 
 // maxKeys bounds how many events wait at once with distinct keys; past it,
 // errors fold by kind alone.
@@ -112,7 +112,7 @@ func SendKey(err error) Key {
 	}
 	var ee *message.EncodeError
 	if kind == nil && errors.As(err, &ee) {
-		kind = encodeKind
+		kind = errEncodeKind
 	}
 	if kind == nil {
 		return Key{}

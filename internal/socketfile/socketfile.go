@@ -18,24 +18,24 @@ import (
 	"time"
 )
 
-// MaxPathLen is the longest socket path the kernel accepts (sun_path less its NUL).
-const MaxPathLen = 107
-
 // ErrInvalid is wrapped by every error about an unusable SocketFile option.
 var ErrInvalid = errors.New("socketipc: invalid SocketFile")
 
 var allDigits = regexp.MustCompile(`^\d+$`)
 
 // Validate rejects what the Node package rejects (empty, all digits, which
-// looks like a TCP port) and paths too long for a Unix socket.
-func Validate(path string) error {
+// looks like a TCP port) and paths too long for a Unix socket on this system
+// (MaxPathLen).
+func Validate(path string) error { return validate(path, MaxPathLen) }
+
+func validate(path string, maxLen int) error {
 	switch {
 	case path == "":
 		return fmt.Errorf("%w: it is empty", ErrInvalid)
 	case allDigits.MatchString(path):
 		return fmt.Errorf("%w %q: it looks like a port; socketipc only uses Unix socket files", ErrInvalid, path)
-	case len(path) > MaxPathLen:
-		return fmt.Errorf("%w %q: %d bytes, over the %d-byte limit of a Unix socket path", ErrInvalid, path, len(path), MaxPathLen)
+	case len(path) > maxLen:
+		return fmt.Errorf("%w %q: %d bytes, over the %d-byte limit of a Unix socket path on this system", ErrInvalid, path, len(path), maxLen)
 	}
 	return nil
 }
@@ -58,8 +58,11 @@ type Listener struct {
 // syscall.EADDRINUSE). A socket that refuses connections is stale: it is
 // removed and the bind tried once more.
 func Listen(path string, mode os.FileMode) (*Listener, error) {
+	if err := ValidateMode(mode); err != nil {
+		return nil, err
+	}
 	l, err := bind(path, mode)
-	if err == nil || !errors.Is(err, syscall.EADDRINUSE) {
+	if err == nil || !isAddrInUse(err) {
 		return l, err
 	}
 	if reclaimErr := reclaimStale(path); reclaimErr != nil {
@@ -85,7 +88,7 @@ func reclaimStale(path string) error {
 		probe.Close()
 		return fmt.Errorf("%w: a server is listening on %s", inUse, path)
 	}
-	if !errors.Is(err, syscall.ECONNREFUSED) {
+	if !isConnRefused(err) {
 		return fmt.Errorf("%w: cannot tell whether %s is stale: %v", inUse, path, err)
 	}
 	// Stale. Remove it only if it is still the very file we probed. A check

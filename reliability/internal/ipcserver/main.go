@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command ipcserver is the server of the reliability tests that need one in
 // a process of its own: the crash loop (which kills it with SIGKILL) and the
 // load test (which measures its memory alone).

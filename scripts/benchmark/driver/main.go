@@ -32,7 +32,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/socketipc/socketipc/scripts/benchmark/internal/bench"
@@ -256,14 +255,6 @@ func (p *proc) describe() string {
 		fmt.Fprintf(&b, "    stderr: %s\n", s)
 	}
 	return b.String()
-}
-
-func usage(p *proc) (rss int64, cpu time.Duration) {
-	ru, ok := p.cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	if !ok {
-		return 0, 0
-	}
-	return ru.Maxrss * 1024, time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func result(p *proc) (peerResult, error) {

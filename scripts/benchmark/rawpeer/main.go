@@ -22,8 +22,6 @@ import (
 	"github.com/socketipc/socketipc/scripts/benchmark/internal/bench"
 )
 
-const limit = 10 * time.Minute
-
 var delim = []byte{0, 0}
 
 type outEnvelope struct {

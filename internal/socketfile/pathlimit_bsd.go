@@ -1,0 +1,5 @@
+//go:build darwin || ios || freebsd || openbsd || netbsd || dragonfly
+
+package socketfile
+
+const sunPathSize = sunPathBSD
