@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -105,6 +106,45 @@ func TestIdleTimeout(t *testing.T) {
 	assert.Equal(t, []any{strings.Repeat("s", n), busyID}, log.Wait(t, "message.slow").Args)
 	assert.Contains(t, srv.ClientIDs(), busyID, "the client that kept sending stays")
 	assert.Equal(t, 1, log.Count("error"))
+}
+
+// IdleTimeout counts only time in which the peer could have sent and did
+// not: a client that keeps writing while the server itself is slow to read
+// (its listener stalls for three timeouts, so the reader waits for the
+// listeners with input pending) is not idle, and loses nothing.
+func TestIdleTimeoutSparesAThrottledSender(t *testing.T) {
+	leakcheck.Check(t)
+	const idle = 300 * time.Millisecond
+	srv, log := startPlain(t, server.Options{IdleTimeout: idle}, "message.big")
+	release := make(chan struct{})
+	var stalled sync.Once
+	srv.On("message.big", func() {
+		stalled.Do(func() { <-release })
+	})
+	nc, id := dial(t, srv, log)
+
+	// Frames of 300 KiB, 4 MiB in all: more than the connection may read
+	// ahead of a stalled listener, so the reader waits on the server.
+	const frames = 14
+	frame := []byte(`{"topic":"big","message":"` + strings.Repeat("b", 300<<10) + `"}` + "\x00\x00")
+	wrote := make(chan error, 1)
+	go func() {
+		for range frames {
+			if _, err := nc.Write(frame); err != nil {
+				wrote <- err
+				return
+			}
+		}
+		wrote <- nil
+	}()
+	log.Wait(t, "message.big") // the first frame is in the stalled listener
+	time.AfterFunc(3*idle, func() { close(release) })
+	for range frames - 1 {
+		log.Wait(t, "message.big")
+	}
+	require.NoError(t, <-wrote)
+	assert.Zero(t, log.Count("error"), "no idle timeout for a client that kept sending")
+	assert.Contains(t, srv.ClientIDs(), id)
 }
 
 // The defaults: no connection limit, no idle timeout (TestIdleConnectionsCost

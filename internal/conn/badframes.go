@@ -8,10 +8,12 @@ import (
 	"github.com/socketipc/socketipc/message"
 )
 
-// A connection that sends more than MaxBadFrames malformed frames (not JSON,
-// not an object, no string topic) within BadFrameWindow is dropped: a peer
-// that does so is broken or hostile, and each such frame would otherwise
-// cost an error event (and, with no error listener, a log line).
+// A connection may send malformed frames (not JSON, not an object, no
+// string topic) in a burst of at most MaxBadFrames, and then at most
+// MaxBadFrames per BadFrameWindow (a leaky bucket, so no window boundary
+// lets a peer send two bursts back to back); past that it is dropped: a
+// peer that does so is broken or hostile, and each such frame would
+// otherwise cost an error event (and, with no error listener, a log line).
 const (
 	MaxBadFrames   = 100
 	BadFrameWindow = time.Second
@@ -20,9 +22,9 @@ const (
 // FrameGuard counts one connection's malformed frames. It is used on the
 // loop only, by whoever delivers that connection's messages.
 type FrameGuard struct {
-	windowStart time.Time
-	count       int
-	rejected    bool
+	level    float64 // malformed frames not yet leaked away
+	last     time.Time
+	rejected bool
 }
 
 // Rejected reports whether the connection went over the limit: nothing
@@ -37,16 +39,18 @@ func (g *FrameGuard) Bad(n int, now time.Time, first error) error {
 	if g.rejected {
 		return nil
 	}
-	if g.windowStart.IsZero() || now.Sub(g.windowStart) >= BadFrameWindow {
-		g.windowStart, g.count = now, 0
+	if !g.last.IsZero() {
+		leaked := now.Sub(g.last).Seconds() / BadFrameWindow.Seconds() * MaxBadFrames
+		g.level = max(0, g.level-leaked)
 	}
-	g.count += n
-	if g.count <= MaxBadFrames {
+	g.last = now
+	g.level += float64(n)
+	if g.level <= MaxBadFrames {
 		return nil
 	}
 	g.rejected = true
-	cut := &message.DecodeError{Err: fmt.Errorf("%d malformed frames within %v, over the limit of %d; disconnecting: %w",
-		g.count, BadFrameWindow, MaxBadFrames, message.ErrTooManyBadFrames)}
+	cut := &message.DecodeError{Err: fmt.Errorf("malformed frames faster than %d per %v (a burst of %d at most); disconnecting: %w",
+		MaxBadFrames, BadFrameWindow, MaxBadFrames, message.ErrTooManyBadFrames)}
 	var de *message.DecodeError
 	if errors.As(first, &de) {
 		cut.Raw, cut.ClientID = de.Raw, de.ClientID

@@ -82,5 +82,8 @@ func (r socketReader) WaitReadable() error {
 	if err != nil {
 		return err
 	}
+	// Input is there: the peer is not idle, whatever the reader waits for
+	// next (its share of the budget, or the listeners to catch up).
+	c.disarmIdleTimer()
 	return c.reserve(nil)
 }
