@@ -79,8 +79,11 @@ func TestDecodeAheadKeepsEmitterSemantics(t *testing.T) {
 	em.On("message.order", func(o aheadOrder) { mu.Lock(); second = append(second, o); mu.Unlock() })
 
 	l := loop.New()
-	release := make(chan struct{})
-	l.Post(func() { <-release }) // the loop is busy: the reader decodes ahead
+	release, stalled := make(chan struct{}), make(chan struct{})
+	var releaseOnce sync.Once
+	unstall := func() { releaseOnce.Do(func() { close(release) }) }
+	l.Post(func() { close(stalled); <-release }) // the loop is busy: the reader decodes ahead
+	<-stalled
 	c := New(nc, Config{
 		Loop:       l,
 		DecodeType: func(t *Topic) reflect.Type { return emitter.DecodeType(em, t.Event, 0) },
@@ -98,6 +101,7 @@ func TestDecodeAheadKeepsEmitterSemantics(t *testing.T) {
 	})
 	c.Run()
 	defer func() {
+		unstall()
 		c.Close()
 		<-c.Done()
 		l.Stop()
@@ -136,7 +140,7 @@ func TestDecodeAheadKeepsEmitterSemantics(t *testing.T) {
 	first.Off()
 	em.On("message.order", func(o aheadOther) { mu.Lock(); others = append(others, o.ID); mu.Unlock(); note() })
 	em.On("message.order", func(v any) { mu.Lock(); values = append(values, v); mu.Unlock() })
-	close(release)
+	unstall()
 
 	// Each order: an error from the aheadOther listener. The bad one: an
 	// error from the aheadOrder listener, a value for the aheadOther one.
