@@ -58,7 +58,7 @@ var (
 // overlap with it would cost a wake-up per read, measured to cost more
 // than it saves (docs/DESIGN.md).
 func (c *Conn) preDecode(msgs []Msg) (held int64) {
-	if c.cfg.DecodeType == nil || c.cfg.Transcoder != message.JSON {
+	if c.cfg.DecodeType == nil || c.cfg.Transcoder != message.JSON || decodeAheadOff {
 		return 0
 	}
 	var (
@@ -317,5 +317,9 @@ func perByteCost(t reflect.Type, visiting map[reflect.Type]bool) (int64, bool) {
 	return 0, false
 }
 
-// decodedAhead counts the payloads decoded ahead, for tests.
-var decodedAhead atomic.Int64
+// decodedAhead counts the payloads decoded ahead, for tests;
+// decodeAheadOff turns decoding ahead off, for benchmarks that compare.
+var (
+	decodedAhead   atomic.Int64
+	decodeAheadOff bool
+)
