@@ -139,12 +139,13 @@ func TestDecodeAheadKeepsEmitterSemantics(t *testing.T) {
 	// and one taking any come; the values decoded ahead must not leak to them.
 	first.Off()
 	em.On("message.order", func(o aheadOther) { mu.Lock(); others = append(others, o.ID); mu.Unlock(); note() })
-	em.On("message.order", func(v any) { mu.Lock(); values = append(values, v); mu.Unlock() })
+	em.On("message.order", func(v any) { mu.Lock(); values = append(values, v); mu.Unlock(); note() })
 	unstall()
 
-	// Each order: an error from the aheadOther listener. The bad one: an
-	// error from the aheadOrder listener, a value for the aheadOther one.
-	for range n + 2 {
+	// Each order: an error from the aheadOther listener and a value for
+	// the any one. The bad one: an error from the aheadOrder listener, a
+	// value for the aheadOther one and one for the any one.
+	for range 2*n + 3 {
 		select {
 		case <-arrived:
 		case <-time.After(10 * time.Second):
