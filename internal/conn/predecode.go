@@ -82,9 +82,12 @@ func (c *Conn) preDecode(msgs []Msg) (held int64) {
 			continue
 		}
 		worst := dc.fixed + dc.perByte*int64(len(m.Payload))
+		if worst > preDecodeWindow/2 {
+			continue
+		}
 		if slots == nil {
-			if worst > preDecodeWindow/2 || !c.takeWindow(preDecodeWindow) {
-				continue
+			if !c.takeWindow(preDecodeWindow) {
+				return 0 // the budget is spent: decode on delivery
 			}
 			window = preDecodeWindow
 			slots = make([]preSlot, len(msgs))
