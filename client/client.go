@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"reflect"
 	"sync"
 	"time"
 
@@ -282,6 +283,7 @@ func (c *Client) start(nc *net.UnixConn) *conn.Conn {
 		FlushTimeout:  c.opts.FlushTimeout,
 		Loop:          c.loop,
 		Inline:        &c.inline,
+		DecodeType:    c.decodeType,
 		OnMessages:    func(cur *conn.Conn, msgs []conn.Msg) { c.deliver(cur, guard, msgs) },
 		OnError:       func(_ *conn.Conn, err error) { c.Emit("error", err) },
 		OnDrain:       func(*conn.Conn) { c.Emit("drain") },
@@ -365,6 +367,15 @@ func (c *Client) deliver(cur *conn.Conn, guard *conn.FrameGuard, msgs []conn.Msg
 		c.Emit(m.Topic.Event, m)
 		m.Delivered()
 	}
+}
+
+// decodeType is the type the first listener of a message with topic t
+// decodes its payload into, in the order deliver emits its events.
+func (c *Client) decodeType(t *conn.Topic) reflect.Type {
+	if ty := emitter.DecodeType(c.Emitter, "message", 0); ty != nil {
+		return ty
+	}
+	return emitter.DecodeType(c.Emitter, t.Event, 0)
 }
 
 // Conn is the live connection, or nil.

@@ -714,3 +714,55 @@ func convertArg(event string, i int, t reflect.Type, a any) (reflect.Value, erro
 	}
 	return reflect.Value{}, &ArgumentError{Event: strings.Clone(event), Index: i, Want: t, Got: at}
 }
+
+// DecodeType returns the type into which the first listener of event that
+// decodes its argument arg from a [Payload] wants it: any when it calls
+// PayloadValue, or the T that DecodePayload fills (string for the direct
+// string shapes). It is nil when no listener decodes that argument
+// (json.RawMessage, []byte and func() listeners don't). A connection
+// reader uses it to decode a payload ahead of its delivery; the answer is
+// a hint, true of the listeners registered when it is asked. It is a
+// function rather than a method so that types embedding an Emitter do not
+// export it. It takes no lock and does not allocate.
+func DecodeType(e *Emitter, event string, arg int) reflect.Type {
+	for _, l := range e.listenersOf(event) {
+		if t := l.decodeType(arg); t != nil {
+			return t
+		}
+	}
+	return nil
+}
+
+// decodeType is the type l decodes argument i into, or nil.
+func (l *listener) decodeType(i int) reflect.Type {
+	switch l.kind {
+	case kindAny, kindAnyS, kindAnySS:
+		if i == 0 {
+			return anyType
+		}
+		if i <= int(l.kind-kindAny) {
+			return strType
+		}
+	case kindRawS, kindRawSS:
+		if i >= 1 && i <= int(l.kind-kindRaw) {
+			return strType
+		}
+	case kindS, kindSS:
+		if i <= int(l.kind-kindS) {
+			return strType
+		}
+	case kindErr:
+		if i == 0 {
+			return errType
+		}
+	case kindReflect:
+		t := l.variadic
+		if i < len(l.in) {
+			t = l.in[i]
+		}
+		if t != nil && t != rawType && t != bytesType {
+			return t
+		}
+	}
+	return nil
+}

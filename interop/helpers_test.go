@@ -109,7 +109,7 @@ func (in *inbox) expectMessageWithin(t testing.TB, topic string, timeout time.Du
 				continue
 			}
 			if i+1 == len(events) {
-				if i > in.next && strings.HasPrefix(events[i-1].Name, "message.") {
+				if i > in.next && events[i-1].Name == "message."+topic {
 					msg, msgT, swapped = events[i], events[i-1], true
 					in.next = i + 1
 					return true

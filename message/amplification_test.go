@@ -9,7 +9,9 @@ import (
 // maxDecodeFactor is the documented bound (docs/SECURITY.md) on the ratio
 // of the heap a payload decoded into an any value holds to the payload's
 // size; the worst shapes measured (chains of one-entry objects, nested
-// deep) hold about 66 times.
+// deep) hold about 66 times. internal/conn charges a payload decoded ahead
+// into any the same factor (anyDecodeFactor; checked there by
+// TestDecodeAheadChargesBoundHeldMemory): change both together.
 const maxDecodeFactor = 80
 
 // amplificationShapes are payloads that cost the most memory per byte

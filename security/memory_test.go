@@ -319,18 +319,33 @@ func floodUntilBlocked(t *testing.T, peers []net.Conn) int64 {
 // MaxReadAhead: with the listeners stalled, many clients flooding at once
 // make the server hold about MaxReadAhead, not 1 MiB per connection as
 // before; the rest waits in the kernel. Once the listener goes on,
-// everything arrives.
+// everything arrives. Listeners that decode the payload (into any, or a
+// string) let the readers decode ahead while the loop is stalled: what
+// those values hold is within the same budget.
 func TestMaxReadAheadBoundsAllConnections(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		listener func(wait func()) any
+	}{
+		{"no parameters", func(wait func()) any { return func() { wait() } }},
+		{"any", func(wait func()) any { return func(v any) { wait() } }},
+		{"string", func(wait func()) any { return func(s string) { wait() } }},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testMaxReadAheadBoundsAllConnections(t, tc.listener) })
+	}
+}
+
+func testMaxReadAheadBoundsAllConnections(t *testing.T, listener func(wait func()) any) {
 	leakcheck.Check(t)
 	const peers, budget = 64, 2 * mib
 	srv, log := startPlain(t, server.Options{MaxReadAhead: budget})
 	release := make(chan struct{})
 	var got atomic.Int64
-	srv.On("message", func() {
+	srv.On("message", listener(func() {
 		if got.Add(1) == 1 {
 			<-release
 		}
-	})
+	}))
 	conns := make([]net.Conn, peers)
 	for i := range conns {
 		conns[i], _ = dial(t, srv, log)

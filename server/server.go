@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"reflect"
 	"sync"
 	"time"
 
@@ -277,6 +278,7 @@ func (s *Server) admit(nc *net.UnixConn) {
 		IdleTimeout:   s.opts.IdleTimeout,
 		Loop:          s.loop,
 		Inline:        &s.inline,
+		DecodeType:    s.decodeType,
 		OnMessages:    func(c *conn.Conn, msgs []conn.Msg) { s.deliver(c, guard, msgs, boxedID) },
 		OnError:       func(_ *conn.Conn, err error) { s.Emit("error", err) },
 		OnDrain:       func(*conn.Conn) { s.Emit("drain", id) },
@@ -346,6 +348,15 @@ func (s *Server) deliver(c *conn.Conn, guard *conn.FrameGuard, msgs []conn.Msg, 
 		s.Emit(m.Topic.Event, m, boxedID)
 		m.Delivered()
 	}
+}
+
+// decodeType is the type the first listener of a message with topic t
+// decodes its payload into, in the order deliver emits its events.
+func (s *Server) decodeType(t *conn.Topic) reflect.Type {
+	if ty := emitter.DecodeType(s.Emitter, "message", 0); ty != nil {
+		return ty
+	}
+	return emitter.DecodeType(s.Emitter, t.Event, 0)
 }
 
 // listClients rebuilds clientList after clients changed; s.mu is held.

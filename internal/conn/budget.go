@@ -128,3 +128,15 @@ func (b *ReadBudget) release(n int64) {
 	}
 	b.mu.Unlock()
 }
+
+// tryAcquire takes n bytes if they fit now, without waiting and without
+// passing readers that wait.
+func (b *ReadBudget) tryAcquire(n int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.waiters) > 0 || b.used+n > b.limit {
+		return false
+	}
+	b.takeLocked(n)
+	return true
+}

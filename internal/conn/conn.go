@@ -16,6 +16,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -56,6 +57,13 @@ type Config struct {
 	// Inline is shared by all the connections of one Server or Client; nil
 	// means this connection decides alone (see InlineGate).
 	Inline *InlineGate
+
+	// DecodeType, when set, tells the reader which type the first
+	// listener of a message decodes its payload into (nil: none), so
+	// the reader can decode it ahead while the loop runs earlier
+	// listeners. It runs on the reader: it must be cheap and safe for
+	// concurrent use.
+	DecodeType func(t *Topic) reflect.Type
 
 	OnMessages func(c *Conn, msgs []Msg) // a batch of frames, in arrival order
 	OnError    func(c *Conn, err error)  // a read or write failure, or a frame over the limit
@@ -581,7 +589,12 @@ func (c *Conn) handOver(frames [][]byte) {
 		b.add(n - c.reserved) // the reservation becomes the batch's real cost
 		c.reserved = 0
 	}
-	c.cfg.Loop.Deliver(func() {
+	ahead := c.preDecode(msgs)
+	if ahead != 0 {
+		c.inflight.Add(ahead) // the budget has it already
+		n += ahead
+	}
+	deliver := func() {
 		c.cfg.OnMessages(c, msgs)
 		if b := c.cfg.ReadBudget; b != nil {
 			b.release(n)
@@ -589,7 +602,8 @@ func (c *Conn) handOver(frames [][]byte) {
 		if c.inflight.Add(-n) <= int64(c.cfg.ReadAhead) {
 			signal(c.space)
 		}
-	}, c.readerID)
+	}
+	c.cfg.Loop.Deliver(deliver, c.readerID)
 }
 
 func (c *Conn) writeLoop() {

@@ -1,6 +1,7 @@
 package conn
 
 import (
+	"reflect"
 	"unsafe"
 
 	"github.com/socketipc/socketipc/message"
@@ -19,6 +20,7 @@ type Msg struct {
 	value    any
 	valueErr error
 	decoded  bool
+	pre      *preSlot // set when the reader may decode the payload ahead
 }
 
 var nullJSON = []byte("null")
@@ -36,7 +38,12 @@ func (m *Msg) PayloadBytes() []byte {
 func (m *Msg) PayloadValue() (any, error) {
 	if !m.decoded {
 		m.decoded = true
-		if err := m.conn.cfg.Transcoder.Unmarshal(m.Payload, &m.value); err != nil {
+		if v, err, ok := m.take(anyType); ok {
+			m.value = v
+			if err != nil {
+				m.valueErr = m.decodeError(err)
+			}
+		} else if err := m.conn.cfg.Transcoder.Unmarshal(m.Payload, &m.value); err != nil {
 			m.valueErr = m.decodeError(err)
 		}
 	}
@@ -49,10 +56,24 @@ func (m *Msg) PayloadValue() (any, error) {
 // docs/SECURITY.md), whatever its length.
 func (m *Msg) Delivered() {
 	m.value, m.valueErr, m.decoded = nil, nil, false
+	if s := m.pre; s != nil {
+		s.val, s.err = nil, nil
+	}
 }
 
-// DecodePayload decodes the payload into ptr.
+// DecodePayload decodes the payload into ptr. A value the reader decoded
+// ahead for ptr's type is used once, when *ptr is zero (decoding would
+// have filled it alike); otherwise, and after a decode error (which may
+// leave ptr partly filled), the payload is decoded here.
 func (m *Msg) DecodePayload(ptr any) error {
+	if m.pre != nil {
+		if rv := reflect.ValueOf(ptr); rv.Kind() == reflect.Pointer && !rv.IsNil() && rv.Elem().IsZero() {
+			if v, err, ok := m.take(rv.Type().Elem()); ok && err == nil {
+				rv.Elem().Set(reflect.ValueOf(v).Elem())
+				return nil
+			}
+		}
+	}
 	if err := m.conn.cfg.Transcoder.Unmarshal(m.Payload, ptr); err != nil {
 		return m.decodeError(err)
 	}

@@ -106,6 +106,11 @@ func (l *Loop) Deliver(fn func(), callerID uint64) {
 	}
 }
 
+// Delivering reports whether some goroutine is running posted work now: a
+// connection's reader that sees it can do work of its own (decoding ahead)
+// before its Deliver, which will then queue, not run, its batch.
+func (l *Loop) Delivering() bool { return l.owner.Load() != 0 }
+
 // Stop lets the loop run what was posted before it, then end. Work posted
 // after Stop and before the loop ends still runs on the loop.
 func (l *Loop) Stop() {
