@@ -503,20 +503,6 @@ func (c *Conn) armIdleTimer() {
 	c.mu.Unlock()
 }
 
-// disarmIdleTimer stops the idle clock once input has arrived, so time
-// the reader then spends waiting on the server (for the read budget, or
-// for the listeners) never counts against the peer.
-func (c *Conn) disarmIdleTimer() {
-	if c.cfg.IdleTimeout <= 0 {
-		return
-	}
-	c.mu.Lock()
-	if !c.closing && !c.aborted {
-		_ = c.nc.SetReadDeadline(time.Time{})
-	}
-	c.mu.Unlock()
-}
-
 func (c *Conn) readFailed(err error) {
 	var de *message.DecodeError
 	switch {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"syscall"
+	"time"
 )
 
 // idleReads: this system lets a reader wait for input without a buffer
@@ -86,4 +87,18 @@ func (r socketReader) WaitReadable() error {
 	// next (its share of the budget, or the listeners to catch up).
 	c.disarmIdleTimer()
 	return c.reserve(nil)
+}
+
+// disarmIdleTimer stops the idle clock once input has arrived, so time
+// the reader then spends waiting on the server (for the read budget, or
+// for the listeners) never counts against the peer.
+func (c *Conn) disarmIdleTimer() {
+	if c.cfg.IdleTimeout <= 0 {
+		return
+	}
+	c.mu.Lock()
+	if !c.closing && !c.aborted {
+		_ = c.nc.SetReadDeadline(time.Time{})
+	}
+	c.mu.Unlock()
 }
