@@ -102,11 +102,11 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		}
 	}()
 	if cfg.role == "all" || cfg.role == "server" {
-		srv, err := startServer(ctx, cfg, p)
+		closeServer, err := startServer(ctx, cfg, p)
 		if err != nil {
 			return err
 		}
-		closers = append(closers, srv.Close)
+		closers = append(closers, closeServer)
 	}
 	if cfg.role == "all" || cfg.role == "client" {
 		for i, name := range cfg.names {
@@ -131,7 +131,9 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	return nil
 }
 
-func startServer(ctx context.Context, cfg config, p *printer) (*server.Server, error) {
+// startServer starts the server and its greeter; the func it returns stops
+// the greeter, then closes the server, so no greeting races the close.
+func startServer(ctx context.Context, cfg config, p *printer) (func() error, error) {
 	srv, err := server.New(server.Options{SocketFile: cfg.socket})
 	if err != nil {
 		return nil, err
@@ -158,9 +160,13 @@ func startServer(ctx context.Context, cfg config, p *printer) (*server.Server, e
 		p.say("server error: %v", err)
 	})
 	srv.On("close", func() { p.say("server closed") })
+	stopGreeting := make(chan struct{})
+	var greeter sync.WaitGroup
 	srv.On("listening", func() {
 		p.say("server listening")
+		greeter.Add(1)
 		go func() {
+			defer greeter.Done()
 			tick := time.NewTicker(cfg.interval)
 			defer tick.Stop()
 			for n := 1; ; n++ {
@@ -169,11 +175,21 @@ func startServer(ctx context.Context, cfg config, p *printer) (*server.Server, e
 					srv.Broadcast("hello", n)
 				case <-ctx.Done():
 					return
+				case <-stopGreeting:
+					return
 				}
 			}
 		}()
 	})
-	return srv, srv.Listen()
+	closeServer := func() error {
+		close(stopGreeting)
+		greeter.Wait()
+		return srv.Close()
+	}
+	if err := srv.Listen(); err != nil {
+		return nil, err
+	}
+	return closeServer, nil
 }
 
 func startClient(cfg config, name string, p *printer) (*client.Client, error) {
