@@ -88,28 +88,14 @@ var (
 	jsonNumberType      = reflect.TypeFor[json.Number]()
 )
 
-// decPlans caches plans by type: map[reflect.Type]*typeDec.
-var decPlans sync.Map
+var decPlans planCache[*typeDec]
 
 // decPlanFor returns the decode plan of t, making it on first use.
-func decPlanFor(t reflect.Type) *typeDec {
-	if td, ok := decPlans.Load(t); ok {
-		return td.(*typeDec)
-	}
-	building := map[reflect.Type]*typeDec{}
-	td := buildDec(t, building)
-	for bt, btd := range building {
-		decPlans.LoadOrStore(bt, btd)
-	}
-	return td
-}
+func decPlanFor(t reflect.Type) *typeDec { return decPlans.get(t, buildDec) }
 
 func buildDec(t reflect.Type, building map[reflect.Type]*typeDec) *typeDec {
-	if td, ok := decPlans.Load(t); ok {
-		return td.(*typeDec)
-	}
-	if td, ok := building[t]; ok {
-		return td // a recursive type: its plan is being made
+	if td, ok := decPlans.lookup(t, building); ok {
+		return td
 	}
 	td := &typeDec{t: t, decode: decGiveUp}
 	building[t] = td

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"unsafe"
 )
 
@@ -46,26 +45,12 @@ var (
 	textMarshalerType = reflect.TypeFor[encoding.TextMarshaler]()
 )
 
-// encPlans caches plans by type: map[reflect.Type]*typeEnc.
-var encPlans sync.Map
+var encPlans planCache[*typeEnc]
 
-func encPlanFor(t reflect.Type) *typeEnc {
-	if te, ok := encPlans.Load(t); ok {
-		return te.(*typeEnc)
-	}
-	building := map[reflect.Type]*typeEnc{}
-	te := buildEnc(t, building)
-	for bt, bte := range building {
-		encPlans.LoadOrStore(bt, bte)
-	}
-	return te
-}
+func encPlanFor(t reflect.Type) *typeEnc { return encPlans.get(t, buildEnc) }
 
 func buildEnc(t reflect.Type, building map[reflect.Type]*typeEnc) *typeEnc {
-	if te, ok := encPlans.Load(t); ok {
-		return te.(*typeEnc)
-	}
-	if te, ok := building[t]; ok {
+	if te, ok := encPlans.lookup(t, building); ok {
 		return te
 	}
 	te := &typeEnc{t: t, encode: encSlow}

@@ -1,0 +1,37 @@
+package message
+
+import (
+	"reflect"
+	"sync"
+)
+
+// planCache holds the per-type plans of the typed decoder or encoder, each
+// made once. While plans are being made they sit in a building map, so a
+// recursive type finds its own plan, unfinished, instead of recursing
+// without end; they are published together once the outermost is done.
+type planCache[P any] struct {
+	done sync.Map // reflect.Type -> P
+}
+
+// get returns t's plan, making it (and the plans it needs) with build on
+// first use.
+func (c *planCache[P]) get(t reflect.Type, build func(reflect.Type, map[reflect.Type]P) P) P {
+	if p, ok := c.done.Load(t); ok {
+		return p.(P)
+	}
+	building := map[reflect.Type]P{}
+	p := build(t, building)
+	for bt, bp := range building {
+		c.done.LoadOrStore(bt, bp)
+	}
+	return p
+}
+
+// lookup returns t's plan if it is made, or being made in building.
+func (c *planCache[P]) lookup(t reflect.Type, building map[reflect.Type]P) (P, bool) {
+	if p, ok := c.done.Load(t); ok {
+		return p.(P), true
+	}
+	p, ok := building[t]
+	return p, ok
+}
