@@ -152,9 +152,15 @@ func startServer(ctx context.Context, cfg config, p *printer) (func() error, err
 	})
 	srv.On("error", func(err error) {
 		// A client may leave between its message and our answer (here: at
-		// shutdown). Send reports that with message.ErrBadClient.
+		// shutdown). Send reports that with message.ErrBadClient, and a
+		// broadcast names a client whose connection was closing in its
+		// Missed list, with message.ErrConnectionClosed.
 		if errors.Is(err, message.ErrBadClient) {
 			p.say("server: a client left before its answer was sent")
+			return
+		}
+		if errors.Is(err, message.ErrConnectionClosed) {
+			p.say("server: a client left before a greeting reached it")
 			return
 		}
 		p.say("server error: %v", err)
