@@ -1,0 +1,31 @@
+package message
+
+import (
+	"fmt"
+	"reflect"
+)
+
+// PayloadTypeError reports a payload that is a valid frame but does not fit
+// the type a listener asked for: a mistake in the program (or a disagreement
+// about the message's shape), not a bad frame from the peer, so it is kept
+// apart from DecodeError. Only that listener is skipped; the others of the
+// event, and the connection, are unaffected.
+type PayloadTypeError struct {
+	Event    string       // the event whose listener was skipped, "message.<topic>" say
+	Topic    string       // the message's topic
+	Type     reflect.Type // the listener's parameter type
+	ClientID string       // the sending client's id on a server; empty on a client
+	Err      error        // why the payload did not decode into Type
+}
+
+func (e *PayloadTypeError) Error() string {
+	from := ""
+	if e.ClientID != "" {
+		from = " from client " + e.ClientID
+	}
+	return fmt.Sprintf("socketipc: %s listener wants %v, but the payload of topic %q%s does not fit: %v",
+		e.Event, e.Type, e.Topic, from, clipCause(e.Err))
+}
+
+// Unwrap returns the decoding error.
+func (e *PayloadTypeError) Unwrap() error { return e.Err }
