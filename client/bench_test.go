@@ -12,7 +12,7 @@ import (
 
 	"github.com/socketipc/socketipc/backoff"
 	"github.com/socketipc/socketipc/client"
-	"github.com/socketipc/socketipc/internal/testsock"
+	"github.com/socketipc/socketipc/internal/testkit/testsock"
 	"github.com/socketipc/socketipc/message"
 	"github.com/socketipc/socketipc/server"
 )

@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/socketipc/socketipc/client"
-	"github.com/socketipc/socketipc/internal/eventlog"
-	"github.com/socketipc/socketipc/internal/leakcheck"
-	"github.com/socketipc/socketipc/internal/testsock"
+	"github.com/socketipc/socketipc/internal/testkit/eventlog"
+	"github.com/socketipc/socketipc/internal/testkit/leakcheck"
+	"github.com/socketipc/socketipc/internal/testkit/testsock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -208,7 +208,11 @@ func TestCloseConcurrent(t *testing.T) {
 	var wg sync.WaitGroup
 	within(t, guard, "concurrent Close", func() {
 		for range 4 {
-			wg.Go(func() { cli.Close() })
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				cli.Close()
+			}()
 		}
 		wg.Wait()
 	})

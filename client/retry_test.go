@@ -9,9 +9,9 @@ import (
 
 	"github.com/socketipc/socketipc/backoff"
 	"github.com/socketipc/socketipc/client"
-	"github.com/socketipc/socketipc/internal/eventlog"
-	"github.com/socketipc/socketipc/internal/leakcheck"
-	"github.com/socketipc/socketipc/internal/testsock"
+	"github.com/socketipc/socketipc/internal/testkit/eventlog"
+	"github.com/socketipc/socketipc/internal/testkit/leakcheck"
+	"github.com/socketipc/socketipc/internal/testkit/testsock"
 	"github.com/socketipc/socketipc/message"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"

@@ -93,10 +93,12 @@ func TestOnceConcurrentEmits(t *testing.T) {
 		var wg sync.WaitGroup
 		start := make(chan struct{})
 		for range 8 {
-			wg.Go(func() {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
 				<-start
 				e.Emit("x")
-			})
+			}()
 		}
 		close(start)
 		wg.Wait()
@@ -117,8 +119,16 @@ func TestOnceOffIsExclusive(t *testing.T) {
 		h := e.Once("x", func() { ran.Store(true) })
 		var off atomic.Bool
 		var wg sync.WaitGroup
-		wg.Go(func() { e.Emit("x") })
-		wg.Go(func() { off.Store(h.Off()) })
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e.Emit("x")
+		}()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			off.Store(h.Off())
+		}()
 		wg.Wait()
 		if ran.Load() == off.Load() {
 			t.Fatalf("ran=%v and Off()=%v", ran.Load(), off.Load())
@@ -610,7 +620,9 @@ func TestConcurrentStress(t *testing.T) {
 	within(t, 30*time.Second, func() {
 		var wg sync.WaitGroup
 		for g := range 8 {
-			wg.Go(func() {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
 				ev := fmt.Sprintf("e%d", g%3)
 				p := payload(`{"name":"x","n":1}`)
 				for i := range 300 {
@@ -629,7 +641,7 @@ func TestConcurrentStress(t *testing.T) {
 						e.RemoveAllListeners(ev)
 					}
 				}
-			})
+			}()
 		}
 		wg.Wait()
 	})
@@ -652,11 +664,13 @@ func TestOnceNeverTwiceUnderStress(t *testing.T) {
 	within(t, 10*time.Second, func() {
 		var wg sync.WaitGroup
 		for range 8 {
-			wg.Go(func() {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
 				for range 20 {
 					e.Emit("x")
 				}
-			})
+			}()
 		}
 		wg.Wait()
 	})

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/socketipc/socketipc/client"
-	"github.com/socketipc/socketipc/internal/leakcheck"
+	"github.com/socketipc/socketipc/internal/testkit/leakcheck"
 	"github.com/socketipc/socketipc/message"
 	"github.com/socketipc/socketipc/server"
 	"github.com/stretchr/testify/assert"
@@ -81,7 +81,9 @@ func TestSerialDelivery(t *testing.T) {
 		connected := make(chan struct{})
 		cli.Once("connect", func() { close(connected) })
 		require.NoError(t, cli.Connect())
-		wg.Go(func() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
 			select {
 			case <-connected:
 			case <-time.After(ioTimeout):
@@ -98,7 +100,7 @@ func TestSerialDelivery(t *testing.T) {
 			if err := cli.Close(); err != nil {
 				errs <- err
 			}
-		})
+		}()
 	}
 	wg.Wait()
 	close(errs)

@@ -9,9 +9,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/socketipc/socketipc/internal/leakcheck"
 	"github.com/socketipc/socketipc/internal/socketfile"
-	"github.com/socketipc/socketipc/internal/testsock"
+	"github.com/socketipc/socketipc/internal/testkit/leakcheck"
+	"github.com/socketipc/socketipc/internal/testkit/testsock"
 	"github.com/socketipc/socketipc/message"
 	"github.com/socketipc/socketipc/server"
 	"github.com/stretchr/testify/assert"

@@ -15,8 +15,8 @@ import (
 
 	"github.com/socketipc/socketipc/clientid"
 	"github.com/socketipc/socketipc/emitter"
-	"github.com/socketipc/socketipc/internal/leakcheck"
-	"github.com/socketipc/socketipc/internal/testsock"
+	"github.com/socketipc/socketipc/internal/testkit/leakcheck"
+	"github.com/socketipc/socketipc/internal/testkit/testsock"
 	"github.com/socketipc/socketipc/message"
 	"github.com/socketipc/socketipc/server"
 	"github.com/stretchr/testify/assert"
@@ -108,7 +108,11 @@ func TestEventsCloseOnce(t *testing.T) {
 		var wg sync.WaitGroup
 		errs := make([]error, 4)
 		for i := range errs {
-			wg.Go(func() { errs[i] = srv.Close() })
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = srv.Close()
+			}()
 		}
 		wg.Wait()
 		for _, err := range errs {

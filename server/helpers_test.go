@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/socketipc/socketipc/client"
-	"github.com/socketipc/socketipc/internal/eventlog"
-	"github.com/socketipc/socketipc/internal/testsock"
+	"github.com/socketipc/socketipc/internal/testkit/eventlog"
+	"github.com/socketipc/socketipc/internal/testkit/testsock"
 	"github.com/socketipc/socketipc/message"
 	"github.com/socketipc/socketipc/server"
 	"github.com/stretchr/testify/require"

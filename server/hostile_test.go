@@ -16,9 +16,9 @@ import (
 	"time"
 
 	"github.com/socketipc/socketipc/internal/conn"
-	"github.com/socketipc/socketipc/internal/eventlog"
-	"github.com/socketipc/socketipc/internal/leakcheck"
-	"github.com/socketipc/socketipc/internal/testsock"
+	"github.com/socketipc/socketipc/internal/testkit/eventlog"
+	"github.com/socketipc/socketipc/internal/testkit/leakcheck"
+	"github.com/socketipc/socketipc/internal/testkit/testsock"
 	"github.com/socketipc/socketipc/message"
 	"github.com/socketipc/socketipc/server"
 	"github.com/stretchr/testify/assert"

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/socketipc/socketipc/client"
-	"github.com/socketipc/socketipc/internal/leakcheck"
+	"github.com/socketipc/socketipc/internal/testkit/leakcheck"
 	"github.com/socketipc/socketipc/server"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"

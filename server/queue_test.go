@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/socketipc/socketipc/internal/eventlog"
-	"github.com/socketipc/socketipc/internal/leakcheck"
+	"github.com/socketipc/socketipc/internal/testkit/eventlog"
+	"github.com/socketipc/socketipc/internal/testkit/leakcheck"
 	"github.com/socketipc/socketipc/message"
 	"github.com/socketipc/socketipc/server"
 	"github.com/stretchr/testify/assert"

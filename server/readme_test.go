@@ -4,9 +4,9 @@ import (
 	"testing"
 
 	"github.com/socketipc/socketipc/client"
-	"github.com/socketipc/socketipc/internal/eventlog"
-	"github.com/socketipc/socketipc/internal/leakcheck"
-	"github.com/socketipc/socketipc/internal/testsock"
+	"github.com/socketipc/socketipc/internal/testkit/eventlog"
+	"github.com/socketipc/socketipc/internal/testkit/leakcheck"
+	"github.com/socketipc/socketipc/internal/testkit/testsock"
 	"github.com/socketipc/socketipc/server"
 	"github.com/stretchr/testify/require"
 )

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/socketipc/socketipc/internal/leakcheck"
+	"github.com/socketipc/socketipc/internal/testkit/leakcheck"
 	"github.com/socketipc/socketipc/message"
 	"github.com/socketipc/socketipc/server"
 	"github.com/stretchr/testify/assert"

@@ -25,7 +25,7 @@
 // It builds the Go plugin with `go build` into that folder first (or use
 // --goplugin PATH for a binary you built). The Node plugin needs Node.js and
 // the Node package installed for the interop tests: run scripts/test, or
-// `cd scripts/interop && npm ci`. Without them the host says so and runs the
+// `cd test/node && npm ci`. Without them the host says so and runs the
 // Go plugin only.
 //
 // Plugins can also be started by hand against a host that waits for them
@@ -229,7 +229,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		p.say("host: the Node plugin is off (--no-node)")
 	} else if nodeBin, nodeScript, err = findNode(cfg.node, root); err != nil {
 		p.say("host: NOT starting the Node plugin: %v", err)
-		p.say("host: to run it, install Node.js 20 and run scripts/test, or `cd scripts/interop && npm ci`; carrying on with the Go plugin only")
+		p.say("host: to run it, install Node.js 20 and run scripts/test, or `cd test/node && npm ci`; carrying on with the Go plugin only")
 	}
 
 	srv, err := server.New(server.Options{SocketFile: cfg.socket, SocketMode: 0o600})
@@ -700,9 +700,9 @@ func findNode(node, root string) (bin, script string, err error) {
 	if _, err := os.Stat(script); err != nil {
 		return "", "", err
 	}
-	pkg := filepath.Join(root, "scripts", "interop", "node_modules", "@crussell52", "socket-ipc", "package.json")
+	pkg := filepath.Join(root, "test", "node", "node_modules", "@crussell52", "socket-ipc", "package.json")
 	if _, err := os.Stat(pkg); err != nil {
-		return "", "", fmt.Errorf("the Node package is not installed in scripts/interop/node_modules (%w)", err)
+		return "", "", fmt.Errorf("the Node package is not installed in test/node/node_modules (%w)", err)
 	}
 	return bin, script, nil
 }

@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/socketipc/socketipc/internal/leakcheck"
-	"github.com/socketipc/socketipc/internal/nodepeer"
-	"github.com/socketipc/socketipc/internal/testsock"
+	"github.com/socketipc/socketipc/internal/testkit/leakcheck"
+	"github.com/socketipc/socketipc/internal/testkit/nodepeer"
+	"github.com/socketipc/socketipc/internal/testkit/testsock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -196,7 +196,7 @@ func TestPluginHostWithoutNode(t *testing.T) {
 	cfg.killAfter = 0
 	text := runHost(t, cfg,
 		`host: NOT starting the Node plugin: Node.js \(/nonexistent/node\) is not installed`,
-		"run scripts/test, or `cd scripts/interop && npm ci`",
+		"run scripts/test, or `cd test/node && npm ci`",
 		`host: job \d+ (upper|reverse)\(.*\) = ".*" from go-plugin #1 `,
 	)
 	assert.NotContains(t, text, "node-plugin")
@@ -214,5 +214,5 @@ func TestFindNodeWithoutPackage(t *testing.T) {
 	require.NoError(t, os.MkdirAll(root+"/examples/pluginhost/nodeplugin", 0o755))
 	require.NoError(t, os.WriteFile(root+"/examples/pluginhost/nodeplugin/plugin.js", nil, 0o644))
 	_, _, err := findNode("", root)
-	assert.ErrorContains(t, err, "the Node package is not installed in scripts/interop/node_modules")
+	assert.ErrorContains(t, err, "the Node package is not installed in test/node/node_modules")
 }

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/socketipc/socketipc/internal/leakcheck"
-	"github.com/socketipc/socketipc/internal/nodepeer"
-	"github.com/socketipc/socketipc/internal/testsock"
+	"github.com/socketipc/socketipc/internal/testkit/leakcheck"
+	"github.com/socketipc/socketipc/internal/testkit/nodepeer"
+	"github.com/socketipc/socketipc/internal/testkit/testsock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )

@@ -7,7 +7,7 @@ import (
 	"net"
 	"testing"
 
-	"github.com/socketipc/socketipc/internal/testsock"
+	"github.com/socketipc/socketipc/internal/testkit/testsock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )

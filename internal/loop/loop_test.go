@@ -35,7 +35,9 @@ func TestPostOrderAndExclusion(t *testing.T) {
 	)
 	var wg sync.WaitGroup
 	for p := range posters {
-		wg.Go(func() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
 			for i := range each {
 				l.Post(func() {
 					if running.Add(1) != 1 {
@@ -57,7 +59,7 @@ func TestPostOrderAndExclusion(t *testing.T) {
 					<-done
 				}
 			}
-		})
+		}()
 	}
 	wg.Wait()
 	l.Stop()

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/socketipc/socketipc/internal/testsock"
+	"github.com/socketipc/socketipc/internal/testkit/testsock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )

@@ -12,7 +12,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/socketipc/socketipc/internal/testsock"
+	"github.com/socketipc/socketipc/internal/testkit/testsock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )

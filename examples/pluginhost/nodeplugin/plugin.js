@@ -8,7 +8,7 @@
  *   node examples/pluginhost/nodeplugin/plugin.js --socket /tmp/host.sock [--name N] [--max-jobs N]
  *
  * It uses the copy of the package installed for the interop tests, so run
- * `cd scripts/interop && npm ci` (or scripts/test) once first.
+ * `cd test/node && npm ci` (or scripts/test) once first.
  *
  * The conversation is the same as the Go plugin's (see goplugin/main.go):
  *
@@ -25,13 +25,13 @@
 
 const path = require('path');
 
-const pkgDir = path.join(__dirname, '..', '..', '..', 'scripts', 'interop', 'node_modules', '@crussell52', 'socket-ipc');
+const pkgDir = path.join(__dirname, '..', '..', '..', 'test', 'node', 'node_modules', '@crussell52', 'socket-ipc');
 let Client;
 try {
     ({Client} = require(pkgDir));
 } catch (err) {
     console.error(`node plugin: cannot load @crussell52/socket-ipc from ${pkgDir} (${err.code || err.message}).`);
-    console.error('Run scripts/test, or `cd scripts/interop && npm ci`, to install it.');
+    console.error('Run scripts/test, or `cd test/node && npm ci`, to install it.');
     process.exit(3);
 }
 

@@ -1,0 +1,214 @@
+// Package bench is what the benchmark peers (libpeer, rawpeer) share with
+// the driver: the command line of a peer, the messages, the order check,
+// and the JSON lines a peer reports on stdout.
+//
+// A peer is started as
+//
+//	<peer> server|client -scenario s1|s2|s3|s4|s4b|s4c -socket PATH -n N [-clients K] [-warmup W] [-cpuprofile FILE]
+//
+// A server prints {"event":"ready"} once it listens. Each side prints one
+// {"event":"result",...} line when done and exits 0; any failure (a message
+// lost, duplicated or out of order, an error event) is printed to stderr as
+// "FAIL: ..." and exits 1. The Node peer (internal/benchmark/node/peer.js)
+// speaks the same protocol.
+package bench
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Topic is the topic of every scenario message; AckTopic is S2's "I have
+// them all" message from each client to the server.
+const (
+	Topic    = "hello"
+	AckTopic = "done"
+)
+
+// RandLen is the length of the random part of each payload.
+const RandLen = 32
+
+// Args is a peer's command line.
+type Args struct {
+	Role       string // "server" or "client"
+	Scenario   string // "s1", "s2", "s3"; "s4", "s4b", "s4c" (orders: see Order)
+	Socket     string
+	N          int // messages (S1, S2, S4) or measured round trips (S3)
+	Clients    int // S2
+	Warmup     int // S3 round trips before measuring
+	CPUProfile string
+	Listener   string // libpeer only: the listener's message type (raw, string, any)
+}
+
+// Parse reads a peer's command line: the role, then flags.
+func Parse() Args {
+	if len(os.Args) < 2 || (os.Args[1] != "server" && os.Args[1] != "client") {
+		Failf("usage: %s server|client -scenario s1|s2|s3 -socket PATH -n N [-clients K] [-warmup W]", os.Args[0])
+	}
+	a := Args{Role: os.Args[1]}
+	fs := flag.NewFlagSet(os.Args[0]+" "+a.Role, flag.ExitOnError)
+	fs.StringVar(&a.Scenario, "scenario", "", "s1, s2, s3, s4, s4b or s4c")
+	fs.StringVar(&a.Socket, "socket", "", "socket file")
+	fs.IntVar(&a.N, "n", 0, "messages (S1, S2) or measured round trips (S3)")
+	fs.IntVar(&a.Clients, "clients", 8, "clients (S2)")
+	fs.IntVar(&a.Warmup, "warmup", 0, "warm-up round trips (S3)")
+	fs.StringVar(&a.CPUProfile, "cpuprofile", "", "write a CPU profile here")
+	fs.StringVar(&a.Listener, "listener", "raw", "message parameter type of the library's listeners: raw (json.RawMessage), string or any")
+	_ = fs.Parse(os.Args[2:])
+	switch {
+	case !slices.Contains([]string{"s1", "s2", "s3", "s4", "s4b", "s4c"}, a.Scenario):
+		Failf("bad -scenario %q", a.Scenario)
+	case a.Socket == "":
+		Failf("-socket is required")
+	case a.N <= 0:
+		Failf("-n must be positive")
+	case a.Clients <= 0:
+		Failf("-clients must be positive")
+	}
+	return a
+}
+
+// Payloads returns n payloads "<i>:" + 32 random lower-case letters, made
+// before any timing starts.
+func Payloads(n int) []string {
+	p := make([]string, n)
+	var r [RandLen]byte
+	for i := range p {
+		for j := range r {
+			r[j] = byte('a' + rand.IntN(26))
+		}
+		p[i] = strconv.Itoa(i) + ":" + string(r[:])
+	}
+	return p
+}
+
+// Seq checks that payloads arrive as 0, 1, 2, ... with nothing lost,
+// duplicated or reordered.
+type Seq struct {
+	Name string // for messages: "server", "client 3"
+	Next int
+	Max  int // how many are expected; one more is an error
+}
+
+// CheckString checks a decoded payload.
+func (s *Seq) CheckString(p string) error { return checkSeq(s, p) }
+
+// CheckJSON checks an encoded payload: a JSON string without escapes, as the
+// scenario payloads are.
+func (s *Seq) CheckJSON(raw []byte) error {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return fmt.Errorf("%s: message %d: payload %.60q is not a JSON string", s.Name, s.Next, raw)
+	}
+	return checkSeq(s, raw[1:len(raw)-1])
+}
+
+// checkSeq parses the "<i>:" prefix without allocating.
+func checkSeq[T ~string | ~[]byte](s *Seq, p T) error {
+	i, n := 0, 0
+	for n < len(p) && n < 10 && p[n] >= '0' && p[n] <= '9' {
+		i = i*10 + int(p[n]-'0')
+		n++
+	}
+	switch {
+	case s.Next >= s.Max:
+		return fmt.Errorf("%s: a message after the %d expected ones: %.60q", s.Name, s.Max, string(p))
+	case n == 0 || n >= len(p) || p[n] != ':':
+		return fmt.Errorf("%s: message %d: malformed payload %.60q", s.Name, s.Next, string(p))
+	case i != s.Next:
+		what := "out of order (an earlier one lost?)"
+		if i < s.Next {
+			what = "duplicated or reordered"
+		}
+		return fmt.Errorf("%s: expected message %d, got %d: %s", s.Name, s.Next, i, what)
+	case len(p)-n-1 != RandLen:
+		return fmt.Errorf("%s: message %d: payload %.60q has a random part of %d bytes, want %d", s.Name, i, string(p), len(p)-n-1, RandLen)
+	}
+	s.Next++
+	return nil
+}
+
+var outMu sync.Mutex
+
+// Emit prints one JSON line on stdout.
+func Emit(event string, fields map[string]any) {
+	m := map[string]any{"event": event}
+	for k, v := range fields {
+		m[k] = v
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		Failf("encode %s: %v", event, err)
+	}
+	outMu.Lock()
+	defer outMu.Unlock()
+	os.Stdout.Write(append(b, '\n'))
+}
+
+var (
+	profMu   sync.Mutex
+	profFile *os.File
+)
+
+// StartProfile starts the CPU profile if one was asked for.
+func StartProfile(path string) {
+	if path == "" {
+		return
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		Failf("cpu profile: %v", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		Failf("cpu profile: %v", err)
+	}
+	profMu.Lock()
+	profFile = f
+	profMu.Unlock()
+}
+
+// StopProfile ends and writes the CPU profile, if one is running.
+func StopProfile() {
+	profMu.Lock()
+	defer profMu.Unlock()
+	if profFile != nil {
+		pprof.StopCPUProfile()
+		profFile.Close()
+		profFile = nil
+	}
+}
+
+// Failf reports a failure and exits 1.
+func Failf(format string, args ...any) {
+	StopProfile()
+	fmt.Fprintf(os.Stderr, "FAIL: "+format+"\n", args...)
+	os.Exit(1)
+}
+
+// Check fails on a non-nil error.
+func Check(err error) {
+	if err != nil {
+		Failf("%v", err)
+	}
+}
+
+// Within fails with what if done is not closed within d.
+func Within(d time.Duration, done <-chan struct{}, what string) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		Failf("timed out after %v waiting for %s", d, what)
+	}
+}
+
+// Latencies returns a slice for round-trip times in nanoseconds.
+func Latencies(n int) []int64 { return make([]int64, 0, n) }
