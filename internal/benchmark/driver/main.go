@@ -10,7 +10,7 @@
 // getrusage of the child.
 //
 // The driver prints a table of medians, ranges and ratios with the targets
-// of issues 4 and 9, and writes the same between the markers of docs/PERFORMANCE.md.
+// of docs/PERFORMANCE.md, and writes the same between the markers of docs/PERFORMANCE.md.
 // With -profile it instead runs the library in each scenario with CPU
 // profiles of both processes and prints `go tool pprof -top` of each.
 package main
@@ -680,8 +680,8 @@ func renderReport(cfg *config, m *machine, runs []run, dispatch []benchLine) str
 	}
 	p("\nRatios: a/b and a/c divide the medians; for S1, S2 and S4 higher is better (throughput), for S3 lower is better (p50 latency).\n\n")
 
-	// Targets (issues 4 and 9).
-	p("Targets (issues 4 and 9):\n\n")
+	// The speed targets of docs/PERFORMANCE.md.
+	p("Targets:\n\n")
 	p("| target | measured | verdict |\n|---|---:|---|\n")
 	verdict := func(ok bool, have bool) string {
 		switch {
