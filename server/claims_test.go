@@ -125,3 +125,15 @@ func TestCloseReportsExactUnwrittenBytes(t *testing.T) {
 	require.ErrorAs(t, closeEv.Arg(1).(error), &de)
 	assert.Equal(t, reported, de.Bytes)
 }
+
+// PORTING "Close before Listen is fine": it returns nil, delivers closed
+// and close (Node's close() before listen() throws), and a later Listen
+// fails with ErrServerClosed, binding nothing.
+func TestCloseBeforeListen(t *testing.T) {
+	leakcheck.Check(t)
+	srv, log := newServer(t, server.Options{})
+	require.NoError(t, srv.Close())
+	log.Wait(t, "close")
+	assert.Equal(t, []string{"closed", "close"}, log.Names())
+	require.ErrorIs(t, srv.Listen(), server.ErrServerClosed)
+}
