@@ -11,6 +11,11 @@
 // "connect" followed by "reconnect". Counters it could not send while there
 // was no server are sent once it is back, so the numbers go on without a gap.
 //
+// The client's delays take Node's two forms: --retry 1s is Node's
+// `retryDelay: 1000` (always that long), and --retry 100ms,500ms is Node's
+// `retryDelay: {min: 100, max: 500}` (a random wait from min to max, both
+// included); the same for --reconnect.
+//
 // With no flags it makes its own socket file in a temporary folder, runs
 // both sides for about six seconds and exits:
 //
@@ -26,7 +31,7 @@
 // or client.js in @crussell52/socket-ipc, with its SOCKET_FILE constant set
 // to the same path). The Node server closes 10 s after its first client
 // and comes back 5 s later; the Node client waits 5 to 10 s before it
-// reconnects.
+// reconnects (--reconnect 5s,10s does the same here).
 package main
 
 import (
@@ -38,6 +43,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -54,8 +60,8 @@ type config struct {
 	up        time.Duration // how long each server lives
 	down      time.Duration // how long there is no server between two lives
 	interval  time.Duration // between two counters sent by the client
-	retry     time.Duration // the client's longest wait after a failed attempt
-	reconnect time.Duration // the client's longest wait after a disconnect
+	retry     delay         // the client's wait after a failed attempt
+	reconnect delay         // the client's wait after a disconnect
 	duration  time.Duration // 0: until interrupted
 }
 
@@ -67,8 +73,10 @@ func main() {
 	flag.DurationVar(&cfg.up, "up", 1500*time.Millisecond, "how long each server stays up")
 	flag.DurationVar(&cfg.down, "down", time.Second, "how long the server stays down")
 	flag.DurationVar(&cfg.interval, "interval", 250*time.Millisecond, "time between two counters from the client")
-	flag.DurationVar(&cfg.retry, "retry", 300*time.Millisecond, "client: longest wait after a failed connection attempt (random from a fifth of it)")
-	flag.DurationVar(&cfg.reconnect, "reconnect", 200*time.Millisecond, "client: longest wait after a disconnect (random from a fifth of it)")
+	cfg.retry = delay{60 * time.Millisecond, 300 * time.Millisecond}
+	cfg.reconnect = delay{40 * time.Millisecond, 200 * time.Millisecond}
+	flag.Var(&cfg.retry, "retry", "client: wait after a failed connection attempt, `D` or `MIN,MAX` (Node's retryDelay: n or {min, max})")
+	flag.Var(&cfg.reconnect, "reconnect", "client: wait after a disconnect, `D` or `MIN,MAX` (Node's reconnectDelay: n or {min, max})")
 	flag.DurationVar(&cfg.duration, "duration", 6*time.Second, "how long to run")
 	flag.BoolVar(&forever, "forever", false, "run until interrupted")
 	flag.Parse()
@@ -90,6 +98,46 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+}
+
+// delay is a client delay in Node's two forms: a fixed one (Node's
+// `retryDelay: 1000`, here "1s") or a random one from min to max (Node's
+// `{min: 100, max: 500}`, here "100ms,500ms").
+type delay struct{ min, max time.Duration }
+
+func (d *delay) String() string {
+	if d.min == d.max {
+		return d.min.String()
+	}
+	return d.min.String() + "," + d.max.String()
+}
+
+// Set parses "D" or "MIN,MAX" (flag.Value).
+func (d *delay) Set(s string) error {
+	first, last, isRange := strings.Cut(s, ",")
+	lo, err := time.ParseDuration(strings.TrimSpace(first))
+	if err != nil {
+		return err
+	}
+	hi := lo
+	if isRange {
+		if hi, err = time.ParseDuration(strings.TrimSpace(last)); err != nil {
+			return err
+		}
+	}
+	if lo < 0 || hi < lo {
+		return fmt.Errorf("%q: want D or MIN,MAX with 0 <= MIN <= MAX", s)
+	}
+	d.min, d.max = lo, hi
+	return nil
+}
+
+// policy is the client's backoff.BackOff for d.
+func (d delay) policy() backoff.BackOff {
+	if d.min == d.max {
+		return backoff.Constant(d.min)
+	}
+	return backoff.Random(d.min, d.max)
 }
 
 // printer serialises output lines from the server's and the client's events.
@@ -208,8 +256,8 @@ func serveBadly(ctx context.Context, cfg config, p *printer) error {
 func narrate(ctx context.Context, cfg config, p *printer) error {
 	cli, err := client.New(client.Options{
 		SocketFile:     cfg.socket,
-		RetryDelay:     backoff.Random(cfg.retry/5, cfg.retry),
-		ReconnectDelay: backoff.Random(cfg.reconnect/5, cfg.reconnect),
+		RetryDelay:     cfg.retry.policy(),
+		ReconnectDelay: cfg.reconnect.policy(),
 	})
 	if err != nil {
 		return err

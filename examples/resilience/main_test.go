@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -102,8 +104,8 @@ func fast(socket, role string) config {
 		up:        400 * time.Millisecond,
 		down:      250 * time.Millisecond,
 		interval:  40 * time.Millisecond,
-		retry:     60 * time.Millisecond,
-		reconnect: 40 * time.Millisecond,
+		retry:     delay{12 * time.Millisecond, 60 * time.Millisecond},
+		reconnect: delay{8 * time.Millisecond, 40 * time.Millisecond},
 	}
 }
 
@@ -267,4 +269,53 @@ func TestResilienceClientWithNodeServer(t *testing.T) {
 func TestResilienceBadRole(t *testing.T) {
 	err := run(context.Background(), config{socket: testsock.Path(t), role: "both"}, &bytes.Buffer{})
 	assert.ErrorContains(t, err, "--role")
+}
+
+// --retry and --reconnect take Node's two forms: "D" (Node's n: always D)
+// and "MIN,MAX" (Node's {min, max}: random from MIN to MAX, both included).
+func TestDelayFlag(t *testing.T) {
+	var d delay
+	require.NoError(t, d.Set("1s"))
+	assert.Equal(t, delay{time.Second, time.Second}, d)
+	assert.Equal(t, "1s", d.String())
+	assert.Equal(t, time.Second, d.policy().NextBackOff())
+
+	require.NoError(t, d.Set("100ms, 500ms"))
+	assert.Equal(t, delay{100 * time.Millisecond, 500 * time.Millisecond}, d)
+	assert.Equal(t, "100ms,500ms", d.String())
+	p := d.policy()
+	lo, hi := time.Hour, time.Duration(0)
+	for range 2000 {
+		w := p.NextBackOff()
+		lo, hi = min(lo, w), max(hi, w)
+	}
+	assert.GreaterOrEqual(t, lo, 100*time.Millisecond)
+	assert.LessOrEqual(t, hi, 500*time.Millisecond)
+	assert.Less(t, lo, 150*time.Millisecond, "random over the whole range")
+	assert.Greater(t, hi, 450*time.Millisecond, "random over the whole range")
+
+	for _, bad := range []string{"", "x", "1s,", "500ms,100ms", "-1s"} {
+		assert.Error(t, d.Set(bad), "%q", bad)
+	}
+}
+
+// The command accepts both forms on its command line and runs through a
+// server restart with them.
+func TestDelayFlagsOnTheCommandLine(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "resilience")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	require.NoError(t, err, "go build: %s", out)
+	cmd := exec.Command(bin, "--up", "400ms", "--down", "250ms", "--interval", "40ms",
+		"--retry", "12ms,60ms", "--reconnect", "20ms", "--duration", "2s")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err = cmd.Output()
+	require.NoError(t, err, "stderr: %s", stderr.String())
+	assert.Empty(t, stderr.String())
+	assert.Contains(t, string(out), "client: reconnected to server")
+
+	bad := exec.Command(bin, "--retry", "5s,1s")
+	msg, err := bad.CombinedOutput()
+	require.Error(t, err)
+	assert.Contains(t, string(msg), "0 <= MIN <= MAX")
 }
