@@ -43,7 +43,7 @@ func TestDocsReferToRepoFiles(t *testing.T) {
 }
 
 // testName matches a test, example or benchmark named in prose.
-var testName = regexp.MustCompile("\\b(Test|Example|Benchmark)[A-Z][A-Za-z0-9_]*")
+var testName = regexp.MustCompile(`\b(Test|Example|Benchmark)[A-Z][A-Za-z0-9_]*`)
 
 // Every test a document names exists: a claim that names a test that was
 // renamed or removed is backed by nothing.
