@@ -47,6 +47,13 @@
 // event, the listener's type and the signature it should have. Events not
 // declared (application events, passed to Emit) are not checked.
 //
+// A typo in an event name must not fail silently, as a listener that never
+// runs would: registering a name that no declaration covers but that is
+// close to a declared one ("mesage", "Message", "conection",
+// "message_hello" where "message.*" is declared) panics too, with "did you
+// mean" the declared name. Options.Events gives the exact rule; names far
+// from every declared one are application events and are accepted.
+//
 // # Emit and concurrency
 //
 // All methods are safe for concurrent use. No lock is held while a listener
@@ -97,7 +104,20 @@ type Options struct {
 	// arguments. With it, registering a listener for a declared event
 	// panics when the listener's parameters could never receive the
 	// event's arguments; events not declared are accepted as before
-	// (application events). See the package doc, "Checks at registration".
+	// (application events), unless the name looks like a typo of a
+	// declared one:
+	//   - it equals a declared name ignoring case ("Message"), or starts
+	//     with the same letter and is within one edit of it (two for a
+	//     name longer than 6 bytes), ignoring case ("mesage", "conection";
+	//     an edit inserts, deletes, replaces or swaps adjacent bytes);
+	//   - for a family such as "message.*": its part before the first byte
+	//     that is not a letter or digit is the family's stem ("message")
+	//     or a typo of it as above, with another separator or stem
+	//     ("message_hello", "Message.hello", "mesage.hello");
+	//   - it is a family's prefix alone ("message."), which names nothing.
+	// Registering such a name panics, saying which declared name was meant.
+	// Names far from every declared one ("submit", "jobDone", "train") are
+	// application events. See the package doc, "Checks at registration".
 	Events []Event
 }
 
@@ -329,6 +349,8 @@ func (e *Emitter) checkListener(event string, fn any) {
 	}
 	if ev := e.known.lookup(event); ev != nil {
 		ev.check(event, reflect.TypeOf(fn))
+	} else {
+		e.known.checkTypo(event)
 	}
 }
 

@@ -41,6 +41,7 @@ var PayloadType = reflect.TypeFor[Payload]()
 
 // eventTable is an Emitter's declared events, fixed at New.
 type eventTable struct {
+	names    []string // the exact names, in declaration order
 	exact    map[string]*Event
 	prefixes []prefixEvent // longest prefix first
 }
@@ -66,6 +67,7 @@ func newEventTable(events []Event) *eventTable {
 			t.prefixes = append(t.prefixes, prefixEvent{p, ev})
 		} else {
 			t.exact[ev.Name] = ev
+			t.names = append(t.names, ev.Name)
 		}
 	}
 	slices.SortStableFunc(t.prefixes, func(a, b prefixEvent) int { return len(b.prefix) - len(a.prefix) })
@@ -166,4 +168,111 @@ func plural(n int) string {
 		return ""
 	}
 	return "s"
+}
+
+// checkTypo panics when event, which no declaration covers, looks like a
+// mistyped declared name: a listener for it would silently never run.
+func (t *eventTable) checkTypo(event string) {
+	for _, p := range t.prefixes {
+		if event == p.prefix {
+			panic(fmt.Sprintf("emitter: event %q is not one this emitter emits: %q events have a name after %q",
+				event, p.ev.Name, p.prefix))
+		}
+	}
+	if want, ok := t.suggest(event); ok {
+		panic(fmt.Sprintf("emitter: event %q is not one this emitter emits; did you mean %q?", event, want))
+	}
+}
+
+// suggest returns the declared name that event is a typo of, if any (the
+// rule is in the doc of Options.Events).
+func (t *eventTable) suggest(event string) (string, bool) {
+	best, bestDist := "", 3
+	for _, name := range t.names {
+		if d := typoDistance(event, name); d < bestDist {
+			best, bestDist = name, d
+		}
+	}
+	if best != "" {
+		return best, true
+	}
+	for _, p := range t.prefixes {
+		stem := p.prefix[:len(p.prefix)-1]
+		if stem == "" || isNameByte(p.prefix[len(p.prefix)-1]) {
+			continue // a prefix without a separator of its own
+		}
+		i := strings.IndexFunc(event, func(r rune) bool { return r > 0x7f || !isNameByte(byte(r)) })
+		if i < 0 || i+1 == len(event) {
+			continue
+		}
+		head, rest := event[:i], event[i+1:]
+		if (head == stem || isTypo(head, stem)) && event[:i+1] != p.prefix {
+			return p.prefix + rest, true
+		}
+	}
+	return "", false
+}
+
+func isNameByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+}
+
+// isTypo reports whether s, a name other than known, is close enough to
+// known to be taken for a mistyped known: equal ignoring case, or starting
+// with the same letter and within one edit (two for a known longer than 6
+// bytes), ignoring case.
+func isTypo(s, known string) bool { return typoDistance(s, known) <= 2 }
+
+// typoDistance is how far s is from known when isTypo holds (0 for a
+// difference in case only), else 3.
+func typoDistance(s, known string) int {
+	if s == known || s == "" {
+		return 3
+	}
+	if strings.EqualFold(s, known) {
+		return 0
+	}
+	s, known = strings.ToLower(s), strings.ToLower(known)
+	if s[0] != known[0] {
+		return 3
+	}
+	limit := 1
+	if len(known) > 6 {
+		limit = 2
+	}
+	if d := editDistance(s, known, limit); d <= limit {
+		return d
+	}
+	return 3
+}
+
+// editDistance is the number of single-byte insertions, deletions,
+// substitutions and swaps of adjacent bytes that turn a into b (optimal
+// string alignment), or limit+1 when it is more than limit.
+func editDistance(a, b string, limit int) int {
+	if d := len(a) - len(b); d > limit || -d > limit {
+		return limit + 1
+	}
+	// Three rows of the usual table: two back (for swaps), one back, this one.
+	prev2 := make([]int, len(b)+1)
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
+		}
+		prev2, prev, cur = prev, cur, prev2
+	}
+	return min(prev[len(b)], limit+1)
 }

@@ -163,3 +163,88 @@ func TestEventDeclarationWithoutType(t *testing.T) {
 	})
 	equal(t, got, `emitter: event "x" declares argument "a" without a type`)
 }
+
+// A name close to a declared one is taken for a typo and panics with the
+// name that was meant; names far from every declared one are application
+// events.
+func TestEventNameTypos(t *testing.T) {
+	clientEvents := []emitter.Event{
+		{Name: "connect", Args: []emitter.Arg{emitter.ArgOf[*conn]("conn")}},
+		{Name: "reconnect", Args: []emitter.Arg{emitter.ArgOf[*conn]("conn")}},
+		{Name: "disconnect"},
+		{Name: "message", Args: []emitter.Arg{{Name: "msg", Type: emitter.PayloadType}, emitter.ArgOf[string]("topic")}},
+		{Name: "message.*", Args: []emitter.Arg{{Name: "msg", Type: emitter.PayloadType}}},
+		{Name: "error", Args: []emitter.Arg{emitter.ArgOf[error]("err")}},
+		{Name: "close"},
+		{Name: "closed"},
+	}
+	for _, c := range []struct {
+		events []emitter.Event
+		name   string
+		meant  string
+	}{
+		{serverEvents, "mesage", "message"},
+		{serverEvents, "Message", "message"},
+		{serverEvents, "messgae", "message"}, // swapped bytes
+		{serverEvents, "conection", "connection"},
+		{serverEvents, "connectionclose", "connectionClose"},
+		{serverEvents, "connection_close", "connectionClose"},
+		{serverEvents, "listenning", "listening"},
+		{serverEvents, "connecting", "connection"},
+		{serverEvents, "errors", "error"},
+		{serverEvents, "Error", "error"},
+		{serverEvents, "ERROR", "error"},
+		{serverEvents, "message_hello", "message.hello"},
+		{serverEvents, "message:hello", "message.hello"},
+		{serverEvents, "Message.hello", "message.hello"},
+		{serverEvents, "mesage.hello", "message.hello"},
+		{serverEvents, "messages.hello.world", "message.hello.world"},
+		{clientEvents, "connected", "connect"},
+		{clientEvents, "Reconnect", "reconnect"},
+		{clientEvents, "disconnected", "disconnect"},
+		{clientEvents, "clsoe", "close"},
+		{clientEvents, "closedd", "closed"},
+		{clientEvents, "closee", "close"}, // one edit from both close and closed: the first declared
+	} {
+		e := emitter.New(emitter.Options{Events: c.events})
+		want := fmt.Sprintf("emitter: event %q is not one this emitter emits; did you mean %q?", c.name, c.meant)
+		for name, add := range map[string]func(*emitter.Emitter, string, any) emitter.Handle{
+			"On": (*emitter.Emitter).On, "Once": (*emitter.Emitter).Once,
+			"Prepend": (*emitter.Emitter).Prepend, "PrependOnce": (*emitter.Emitter).PrependOnce,
+		} {
+			if got := panicText(func() { add(e, c.name, func() {}) }); got != want {
+				t.Errorf("%s(%q):\n got panic %q\nwant panic %q", name, c.name, got, want)
+			}
+		}
+		if n := e.ListenerCount(c.name); n != 0 {
+			t.Errorf("%q: panicked but left %d listener(s)", c.name, n)
+		}
+	}
+
+	// A family's prefix alone names no event.
+	e := serverLike()
+	equal(t, panicText(func() { e.On("message.", func() {}) }),
+		`emitter: event "message." is not one this emitter emits: "message.*" events have a name after "message."`)
+
+	// Application events, and topics, are accepted and delivered.
+	for _, name := range []string{
+		"submit", "jobDone", "train", "brain", "clock", "mirror", "tick", "messenger.x",
+		"msg.hello", "messageSent", "message.Message", "message.mesage", "message.", "x", "", "$req.add",
+		"listen", "closing", "message.hello world", "messagehello",
+	} {
+		events := serverEvents
+		if name == "message." {
+			events = nil // undeclared families: anything goes
+		}
+		e := emitter.New(emitter.Options{Events: events})
+		ran := false
+		if p := panicText(func() { e.On(name, func() { ran = true }) }); p != "" {
+			t.Errorf("On(%q) panicked: %s", name, p)
+			continue
+		}
+		e.Emit(name)
+		if !ran {
+			t.Errorf("listener of %q did not run", name)
+		}
+	}
+}
