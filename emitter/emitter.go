@@ -170,8 +170,11 @@ type Payload interface {
 	// map[string]any, []any, float64, string, bool or nil). It is called
 	// once per listener that wants it, so implementations should cache it.
 	PayloadValue() (any, error)
-	// DecodePayload decodes the payload into ptr, a non-nil pointer.
-	DecodePayload(ptr any) error
+	// DecodePayload decodes the payload into ptr, a non-nil pointer, for
+	// a listener of event (which its error should name: a payload that
+	// does not fit a listener's type is the listener's concern, not the
+	// sender's).
+	DecodePayload(event string, ptr any) error
 }
 
 // PanicError is emitted on "error" when a listener panics.
@@ -678,7 +681,7 @@ func argString(event string, args []any, i int) (string, error) {
 		return a, nil
 	case Payload:
 		var s string
-		err := a.DecodePayload(&s)
+		err := a.DecodePayload(event, &s)
 		return s, err
 	default:
 		return "", newArgumentError(event, i, strType, a)
@@ -696,7 +699,7 @@ func argError(event string, args []any, i int) (error, error) {
 		return a, nil
 	case Payload:
 		var ev error
-		err := a.DecodePayload(&ev)
+		err := a.DecodePayload(event, &ev)
 		return ev, err
 	default:
 		return nil, newArgumentError(event, i, errType, a)
@@ -764,7 +767,7 @@ func convertArg(event string, i int, t reflect.Type, a any) (reflect.Value, erro
 			return reflect.ValueOf(a), nil
 		}
 		ptr := reflect.New(t)
-		if err := p.DecodePayload(ptr.Interface()); err != nil {
+		if err := p.DecodePayload(event, ptr.Interface()); err != nil {
 			return reflect.Value{}, err
 		}
 		return ptr.Elem(), nil

@@ -29,3 +29,11 @@ func (e *PayloadTypeError) Error() string {
 
 // Unwrap returns the decoding error.
 func (e *PayloadTypeError) Unwrap() error { return e.Err }
+
+// NewPayloadTypeError returns the PayloadTypeError for a listener of event
+// whose parameter type t the payload of topic (from clientID, on a server)
+// did not decode into, because of err. The copies of the peer's bytes that
+// err's known types carry are cut short, as in NewDecodeError.
+func NewPayloadTypeError(event, topic string, t reflect.Type, clientID string, err error) *PayloadTypeError {
+	return &PayloadTypeError{Event: event, Topic: topic, Type: t, ClientID: clientID, Err: clipCause(err)}
+}

@@ -1,7 +1,10 @@
 package conn
 
 import (
+	"encoding/json"
+	"errors"
 	"reflect"
+	"strings"
 	"unsafe"
 
 	"github.com/socketipc/socketipc/message"
@@ -61,11 +64,15 @@ func (m *Msg) Delivered() {
 	}
 }
 
-// DecodePayload decodes the payload into ptr. A value the reader decoded
-// ahead for ptr's type is used once, when *ptr is zero (decoding would
-// have filled it alike); otherwise, and after a decode error (which may
-// leave ptr partly filled), the payload is decoded here.
-func (m *Msg) DecodePayload(ptr any) error {
+// DecodePayload decodes the payload into ptr for a listener of event. A
+// value the reader decoded ahead for ptr's type is used once, when *ptr is
+// zero (decoding would have filled it alike); otherwise, and after a
+// decode error (which may leave ptr partly filled), the payload is decoded
+// here. A payload that does not fit ptr's type is a
+// *message.PayloadTypeError naming event; one that is not even valid
+// (possible only with a Transcoder whose SplitEnvelope does not check) is
+// a *message.DecodeError.
+func (m *Msg) DecodePayload(event string, ptr any) error {
 	if m.pre != nil {
 		if rv := reflect.ValueOf(ptr); rv.Kind() == reflect.Pointer && !rv.IsNil() && rv.Elem().IsZero() {
 			if v, err, ok := m.take(rv.Type().Elem()); ok && err == nil {
@@ -75,7 +82,13 @@ func (m *Msg) DecodePayload(ptr any) error {
 		}
 	}
 	if err := m.conn.cfg.Transcoder.Unmarshal(m.Payload, ptr); err != nil {
-		return m.decodeError(err)
+		var syntax *json.SyntaxError
+		if errors.As(err, &syntax) {
+			return m.decodeError(err)
+		}
+		// The event is the emitter's caller's; the error may outlive it.
+		return message.NewPayloadTypeError(strings.Clone(event), m.Topic.Name,
+			reflect.TypeOf(ptr).Elem(), m.conn.cfg.ClientID, err)
 	}
 	return nil
 }
