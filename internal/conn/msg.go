@@ -26,7 +26,10 @@ type Msg struct {
 	pre      *preSlot // set when the reader may decode the payload ahead
 }
 
-var nullJSON = []byte("null")
+var (
+	nullJSON  = []byte("null")
+	noneTopic = []byte(message.NoneTopic)
+)
 
 // PayloadBytes returns the encoded payload ("null" when the frame had none).
 func (m *Msg) PayloadBytes() []byte {
@@ -135,9 +138,15 @@ type topicCache struct {
 	last   *Topic // streams tend to repeat one topic: checked before the map
 }
 
-// intern returns the Topic for b and whether it is a fresh one that the
+// intern returns the Topic for b ("none" for an empty b) and whether it is a fresh one that the
 // cache does not keep (so the message holding it must account for it).
 func (tc *topicCache) intern(b []byte) (t *Topic, uncached bool) {
+	if len(b) == 0 {
+		// A Node peer sends "" as is (its docs promise "none", as we
+		// send): so that a topic means the same both ways, and an
+		// empty-topic message has an event one can listen to.
+		b = noneTopic
+	}
 	if tc.last != nil && tc.last.Name == string(b) {
 		return tc.last, false
 	}
