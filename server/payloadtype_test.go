@@ -51,7 +51,7 @@ func TestPayloadTypeErrorFromRealClient(t *testing.T) {
 	assert.Equal(t, "job", pte.Topic)
 	assert.Equal(t, reflect.TypeFor[int](), pte.Type)
 	assert.Equal(t, id, pte.ClientID)
-	assert.Equal(t, `socketipc: message.job listener wants int, but the payload of topic "job" from client `+id+
+	assert.Equal(t, `socketipc: message.job listener wants int, but the payload from client `+id+
 		` does not fit: json: cannot unmarshal object into Go value of type int`, err.Error())
 	assert.NotErrorAs(t, err, new(*message.DecodeError))
 

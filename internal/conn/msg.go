@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
-	"strings"
 	"unsafe"
 
 	"github.com/socketipc/socketipc/message"
@@ -89,8 +88,7 @@ func (m *Msg) DecodePayload(event string, ptr any) error {
 		if errors.As(err, &syntax) {
 			return m.decodeError(err)
 		}
-		// The event is the emitter's caller's; the error may outlive it.
-		return message.NewPayloadTypeError(strings.Clone(event), m.Topic.Name,
+		return message.NewPayloadTypeError(event, m.Topic.Name,
 			reflect.TypeOf(ptr).Elem(), m.conn.cfg.ClientID, err)
 	}
 	return nil
