@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync/atomic"
 	"testing"
 
@@ -62,7 +63,7 @@ func TestListenerShapes(t *testing.T) {
 }
 
 // A payload that can't be decoded into a listener's type: that listener is
-// skipped, a *message.DecodeError (with the frame) goes to error, and the
+// skipped, a *message.PayloadTypeError (event, topic, type) goes to error, and the
 // other listeners are still called.
 func TestDecodeFailureIntoStruct(t *testing.T) {
 	leakcheck.Check(t)
@@ -83,10 +84,11 @@ func TestDecodeFailureIntoStruct(t *testing.T) {
 
 	require.Equal(t, []string{"any", "error", "none", "any", "struct", "none"}, got.Names())
 	err := got.Wait(t, "error").Err()
-	var de *message.DecodeError
-	require.ErrorAs(t, err, &de)
-	assert.Equal(t, `{"topic":"shape","message":"not an object"}`, string(de.Raw))
-	assert.Empty(t, de.ClientID)
+	var pte *message.PayloadTypeError
+	require.ErrorAs(t, err, &pte)
+	assert.Equal(t, message.PayloadTypeError{Event: "message.shape", Topic: "shape", Type: reflect.TypeFor[shape](), Err: pte.Err}, *pte)
+	assert.Empty(t, pte.ClientID)
+	assert.NotErrorAs(t, err, new(*message.DecodeError), "the frame was valid: not the peer's fault")
 	var ute *json.UnmarshalTypeError
 	assert.ErrorAs(t, err, &ute, "the decoder's error is in the chain")
 	require.Equal(t, 1, got.Wait(t, "struct").Arg(0))

@@ -88,7 +88,7 @@ func BenchmarkDecodeStructBaseline(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		var h hello
-		if err := p.DecodePayload(&h); err != nil {
+		if err := p.DecodePayload("x", &h); err != nil {
 			b.Fatal(err)
 		}
 		n += h.N

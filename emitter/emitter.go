@@ -8,8 +8,9 @@
 // A listener is any non-nil func. It is called on the goroutine that calls
 // Emit, in registration order (Prepend and PrependOnce put it first). Its
 // results, if any, are ignored. It may declare fewer parameters than the
-// event carries (the trailing arguments are dropped, as in JavaScript) or
-// more (the missing ones get zero values). A variadic listener receives all
+// event carries (the trailing arguments are dropped, as in JavaScript) or,
+// for an event not declared in Options.Events, more (the missing ones get
+// zero values). A variadic listener receives all
 // the arguments left over after its fixed parameters, each converted to the
 // element type; func(args ...any) therefore sees every argument.
 //
@@ -29,6 +30,29 @@
 // as an "error" event carrying a [*PanicError]. A failure inside an "error"
 // listener, and an "error" event that has no listener, go to the Logger
 // instead: an error is never silent, and never a panic.
+//
+// # Checks at registration
+//
+// An Emitter made with Options.Events knows the events its owner emits
+// and their arguments. Registering a listener for a declared event (On,
+// Once, Prepend, PrependOnce) panics at once, as registering a non-func
+// does, when the listener could never receive the event's arguments: it
+// has more parameters than the event has arguments, or a parameter that no
+// value of the argument's declared type can be assigned to (func(int) for
+// a *Conn, func(string) for an error). What can receive some value stays
+// legal: fewer parameters, any, an interface the argument's type
+// implements, a concrete type implementing an interface argument (one
+// kind of error), and any type at all for a [Payload] argument
+// ([PayloadType]), which decodes into it at delivery. The panic names the
+// event, the listener's type and the signature it should have. Events not
+// declared (application events, passed to Emit) are not checked.
+//
+// A typo in an event name must not fail silently, as a listener that never
+// runs would: registering a name that no declaration covers but that is
+// close to a declared one ("mesage", "Message", "conection",
+// "message_hello" where "message.*" is declared) panics too, with "did you
+// mean" the declared name. Options.Events gives the exact rule; names far
+// from every declared one are application events and are accepted.
 //
 // # Emit and concurrency
 //
@@ -76,6 +100,25 @@ type Options struct {
 	// inside "error" listeners. Nil means slog.Default() (looked up at the
 	// time of logging).
 	Logger *slog.Logger
+	// Events declares the events the Emitter's owner emits and their
+	// arguments. With it, registering a listener for a declared event
+	// panics when the listener's parameters could never receive the
+	// event's arguments; events not declared are accepted as before
+	// (application events), unless the name looks like a typo of a
+	// declared one:
+	//   - it equals a declared name ignoring case ("Message"), or starts
+	//     with the same letter and is within one edit of it (two for a
+	//     name longer than 6 bytes), ignoring case ("mesage", "conection";
+	//     an edit inserts, deletes, replaces or swaps adjacent bytes);
+	//   - for a family such as "message.*": its part before the first byte
+	//     that is not a letter or digit is the family's stem ("message")
+	//     or a typo of it as above, with another separator or stem
+	//     ("message_hello", "Message.hello", "mesage.hello");
+	//   - it is a family's prefix alone ("message."), which names nothing.
+	// Registering such a name panics, saying which declared name was meant.
+	// Names far from every declared one ("submit", "jobDone", "train") are
+	// application events. See the package doc, "Checks at registration".
+	Events []Event
 }
 
 // Emitter holds listeners by event name.
@@ -87,6 +130,7 @@ type Emitter struct {
 	lists  atomic.Pointer[map[string][]*listener]
 	seq    uint64 // orders EventNames by first registration
 	logger *slog.Logger
+	known  *eventTable // Options.Events; nil: no checks
 }
 
 type eventEntry struct {
@@ -94,8 +138,11 @@ type eventEntry struct {
 	seq       uint64
 }
 
-// New returns an Emitter.
-func New(opts Options) *Emitter { return &Emitter{logger: opts.Logger} }
+// New returns an Emitter. It panics if opts.Events declares an argument
+// without a type.
+func New(opts Options) *Emitter {
+	return &Emitter{logger: opts.Logger, known: newEventTable(opts.Events)}
+}
 
 // Handle identifies one registration; it removes exactly that one, even when
 // several registrations share the same func (or closures of one literal).
@@ -123,8 +170,11 @@ type Payload interface {
 	// map[string]any, []any, float64, string, bool or nil). It is called
 	// once per listener that wants it, so implementations should cache it.
 	PayloadValue() (any, error)
-	// DecodePayload decodes the payload into ptr, a non-nil pointer.
-	DecodePayload(ptr any) error
+	// DecodePayload decodes the payload into ptr, a non-nil pointer, for
+	// a listener of event (which its error should name: a payload that
+	// does not fit a listener's type is the listener's concern, not the
+	// sender's).
+	DecodePayload(event string, ptr any) error
 }
 
 // PanicError is emitted on "error" when a listener panics.
@@ -271,6 +321,7 @@ func (e *Emitter) PrependOnce(event string, listener any) Handle {
 
 func (e *Emitter) add(event string, fn any, once, prepend bool) Handle {
 	l := newListener(e, event, fn, once)
+	e.checkListener(event, fn)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.events == nil {
@@ -292,6 +343,18 @@ func (e *Emitter) add(event string, fn any, once, prepend bool) Handle {
 	e.events[event] = ent
 	e.publishLocked()
 	return Handle{l}
+}
+
+// checkListener panics when fn, a func, can never be a listener of event.
+func (e *Emitter) checkListener(event string, fn any) {
+	if e.known == nil {
+		return
+	}
+	if ev := e.known.lookup(event); ev != nil {
+		ev.check(event, reflect.TypeOf(fn))
+	} else {
+		e.known.checkTypo(event)
+	}
 }
 
 // publishLocked republishes the listener lists for Emit; e.mu is held.
@@ -618,7 +681,7 @@ func argString(event string, args []any, i int) (string, error) {
 		return a, nil
 	case Payload:
 		var s string
-		err := a.DecodePayload(&s)
+		err := a.DecodePayload(event, &s)
 		return s, err
 	default:
 		return "", newArgumentError(event, i, strType, a)
@@ -636,7 +699,7 @@ func argError(event string, args []any, i int) (error, error) {
 		return a, nil
 	case Payload:
 		var ev error
-		err := a.DecodePayload(&ev)
+		err := a.DecodePayload(event, &ev)
 		return ev, err
 	default:
 		return nil, newArgumentError(event, i, errType, a)
@@ -704,7 +767,7 @@ func convertArg(event string, i int, t reflect.Type, a any) (reflect.Value, erro
 			return reflect.ValueOf(a), nil
 		}
 		ptr := reflect.New(t)
-		if err := p.DecodePayload(ptr.Interface()); err != nil {
+		if err := p.DecodePayload(event, ptr.Interface()); err != nil {
 			return reflect.Value{}, err
 		}
 		return ptr.Elem(), nil

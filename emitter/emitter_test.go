@@ -365,6 +365,7 @@ func TestDecodeFailureSkipsOnlyThatListener(t *testing.T) {
 			t.Fatalf("error %T %v is not the payload's *decodeError", err, err)
 		}
 		equal(t, string(de.Raw), `{"name":5}`)
+		equal(t, de.Event, "m") // DecodePayload is told the event, for its error
 	}
 
 	// A payload that is not JSON fails PayloadValue for func(any) too; the

@@ -34,19 +34,21 @@ func (p *jsonPayload) PayloadValue() (any, error) {
 	return p.v, p.err
 }
 
-func (p *jsonPayload) DecodePayload(ptr any) error {
+func (p *jsonPayload) DecodePayload(event string, ptr any) error {
 	if err := json.Unmarshal(p.raw, ptr); err != nil {
-		return &decodeError{Raw: p.raw, Err: err}
+		return &decodeError{Event: event, Raw: p.raw, Err: err}
 	}
 	return nil
 }
 
 var _ emitter.Payload = (*jsonPayload)(nil)
 
-// decodeError stands in for *message.DecodeError.
+// decodeError stands in for *message.DecodeError (from PayloadValue) and
+// *message.PayloadTypeError (from DecodePayload, with the event).
 type decodeError struct {
-	Raw []byte
-	Err error
+	Event string
+	Raw   []byte
+	Err   error
 }
 
 func (e *decodeError) Error() string { return fmt.Sprintf("decode %q: %v", e.Raw, e.Err) }

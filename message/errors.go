@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/socketipc/socketipc/internal/errtext"
 )
 
 // Sentinel errors, matched with errors.Is.
@@ -40,13 +42,17 @@ type SendError struct {
 }
 
 func (e *SendError) Error() string {
+	cause := errtext.Cause(e.Err)
+	if ee, ok := e.Err.(*EncodeError); ok && ee.Topic == e.Topic {
+		cause = "encode: " + errtext.Cause(ee.Err) // the topic once
+	}
 	switch {
 	case e.ClientID != "":
-		return fmt.Sprintf("socketipc: send %q to client %s: %v", e.Topic, e.ClientID, e.Err)
+		return fmt.Sprintf("socketipc: send %q to client %s: %s", e.Topic, e.ClientID, cause)
 	case len(e.Missed) > 0:
-		return fmt.Sprintf("socketipc: broadcast %q missed %d client(s): %v", e.Topic, len(e.Missed), e.Err)
+		return fmt.Sprintf("socketipc: broadcast %q missed %d client(s): %s", e.Topic, len(e.Missed), cause)
 	default:
-		return fmt.Sprintf("socketipc: send %q: %v", e.Topic, e.Err)
+		return fmt.Sprintf("socketipc: send %q: %s", e.Topic, cause)
 	}
 }
 
@@ -61,7 +67,7 @@ type EncodeError struct {
 }
 
 func (e *EncodeError) Error() string {
-	return fmt.Sprintf("socketipc: encode %q: %v", e.Topic, e.Err)
+	return fmt.Sprintf("socketipc: encode %q: %s", e.Topic, errtext.Cause(e.Err))
 }
 
 func (e *EncodeError) Unwrap() error { return e.Err }
@@ -139,13 +145,7 @@ func (e *DecodeError) Error() string {
 	if e.Size > len(raw) {
 		suffix += fmt.Sprintf(" (%d bytes)", e.Size)
 	}
-	cause := "<nil>"
-	if e.Err != nil {
-		cause = e.Err.Error()
-	}
-	if len(cause) > maxCauseInText {
-		cause = fmt.Sprintf("%s... (%d bytes)", cause[:maxCauseInText], len(cause))
-	}
+	cause := shortCause(errtext.Cause(e.Err))
 	if e.ClientID != "" {
 		return fmt.Sprintf("socketipc: decode frame %q%s from client %s: %s", raw, suffix, e.ClientID, cause)
 	}
@@ -153,6 +153,14 @@ func (e *DecodeError) Error() string {
 }
 
 func (e *DecodeError) Unwrap() error { return e.Err }
+
+// shortCause cuts the text of an error's cause to maxCauseInText bytes.
+func shortCause(cause string) string {
+	if len(cause) > maxCauseInText {
+		return fmt.Sprintf("%s... (%d bytes)", cause[:maxCauseInText], len(cause))
+	}
+	return cause
+}
 
 // RepeatedError is an error event that stands for Count errors of one kind
 // from one source (the same client, or the Server or Client itself) that
@@ -194,7 +202,7 @@ func (e *DiscardedError) Error() string {
 	if e.ClientID != "" {
 		who = "client " + e.ClientID
 	}
-	return fmt.Sprintf("socketipc: %s dropped with %d accepted message(s) (%d bytes) not written: %v", who, e.Messages, e.Bytes, e.Err)
+	return fmt.Sprintf("socketipc: %s dropped with %d accepted message(s) (%d bytes) not written: %s", who, e.Messages, e.Bytes, errtext.Cause(e.Err))
 }
 
 func (e *DiscardedError) Unwrap() error { return e.Err }

@@ -33,11 +33,12 @@ func TestSendErrorChain(t *testing.T) {
 	if !errors.As(err, &unsupported) {
 		t.Fatal("errors.As the cause through *SendError and *EncodeError")
 	}
-	msg := err.Error()
-	for _, want := range []string{`send "topic.x" to client c1`, `encode "topic.x"`, "unsupported type: chan int"} {
-		if !strings.Contains(msg, want) {
-			t.Errorf("%q lacks %q", msg, want)
-		}
+	// One "socketipc:", the topic once.
+	if got, want := se.Error(), `socketipc: send "topic.x" to client c1: encode: json: unsupported type: chan int`; got != want {
+		t.Errorf("text %q\nwant %q", got, want)
+	}
+	if got, want := encErr.Error(), `socketipc: encode "topic.x": json: unsupported type: chan int`; got != want {
+		t.Errorf("text %q\nwant %q", got, want)
 	}
 
 	_, nanErr := AppendFrame(nil, JSON, NulFraming, "n", math.NaN())
@@ -53,7 +54,7 @@ func TestSendErrorSentinels(t *testing.T) {
 		if !errors.Is(err, sentinel) {
 			t.Errorf("errors.Is(%v, %v) = false", err, sentinel)
 		}
-		if !strings.HasPrefix(err.Error(), `socketipc: send "t": `) || !strings.HasSuffix(err.Error(), sentinel.Error()) {
+		if want := `socketipc: send "t": ` + strings.TrimPrefix(sentinel.Error(), "socketipc: "); err.Error() != want {
 			t.Errorf("message %q", err)
 		}
 		for _, other := range []error{ErrSendAfterClose, ErrNoServer, ErrBadClient, ErrQueueFull, ErrConnectionClosed} {
@@ -63,11 +64,11 @@ func TestSendErrorSentinels(t *testing.T) {
 		}
 	}
 	b := &SendError{Topic: "b", Missed: []string{"c1", "c2"}, Err: ErrQueueFull}
-	if !errors.Is(b, ErrQueueFull) || b.Error() != `socketipc: broadcast "b" missed 2 client(s): socketipc: send queue full` {
+	if !errors.Is(b, ErrQueueFull) || b.Error() != `socketipc: broadcast "b" missed 2 client(s): send queue full` {
 		t.Errorf("broadcast message %q", b)
 	}
 	c := &SendError{Topic: "c", ClientID: "id", Err: ErrBadClient}
-	if c.Error() != `socketipc: send "c" to client id: socketipc: no connected client with that id` {
+	if c.Error() != `socketipc: send "c" to client id: no connected client with that id` {
 		t.Errorf("message %q", c)
 	}
 }
@@ -112,7 +113,7 @@ func TestDecodeErrorChain(t *testing.T) {
 	}
 	fr = NewFrameReader(strings.NewReader("abcdef"), NulFraming, 4)
 	_, rerr = fr.Next()
-	if !errors.Is(rerr, ErrFrameTooLarge) || rerr.Error() != `socketipc: decode frame "abcdef": socketipc: frame too large: more than 4 bytes without a delimiter` {
+	if !errors.Is(rerr, ErrFrameTooLarge) || rerr.Error() != `socketipc: decode frame "abcdef": frame too large: more than 4 bytes without a delimiter` {
 		t.Errorf("%v", rerr)
 	}
 }
@@ -141,5 +142,31 @@ func TestNewDecodeErrorIsBounded(t *testing.T) {
 	small := NewDecodeError([]byte(`{"topic":1}`), "", ErrNoTopic)
 	if want := `socketipc: decode frame "{\"topic\":1}": ` + ErrNoTopic.Error(); small.Error() != want || small.Size != 11 {
 		t.Errorf("%q, want %q", small.Error(), want)
+	}
+}
+
+// Every error text of the package says "socketipc:" once, at its start,
+// whatever it wraps.
+func TestErrorTextsSaySocketipcOnce(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{&SendError{Topic: "hello", Err: ErrSendAfterClose}, `socketipc: send "hello": send after close`},
+		{&SendError{Topic: "t", Err: &EncodeError{Topic: "other", Err: ErrQueueFull}}, `socketipc: send "t": encode "other": send queue full`},
+		{&DiscardedError{ClientID: "c1", Messages: 2, Bytes: 10, Err: ErrSlowClient},
+			`socketipc: client c1 dropped with 2 accepted message(s) (10 bytes) not written: slow client disconnected`},
+		{&DiscardedError{Messages: 1, Bytes: 3, Err: io.ErrShortWrite},
+			`socketipc: the connection dropped with 1 accepted message(s) (3 bytes) not written: short write`},
+		{NewDecodeError([]byte("xy"), "c1", ErrTooManyBadFrames), `socketipc: decode frame "xy" from client c1: too many malformed frames`},
+		{&RepeatedError{Err: &SendError{Topic: "t", Err: ErrQueueFull}, Count: 3}, `socketipc: send "t": send queue full (and 2 more like it)`},
+	} {
+		got := c.err.Error()
+		if got != c.want {
+			t.Errorf("text %q\nwant %q", got, c.want)
+		}
+		if n := strings.Count(got, "socketipc:"); n != 1 {
+			t.Errorf("%q says socketipc: %d times", got, n)
+		}
 	}
 }

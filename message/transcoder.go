@@ -8,7 +8,9 @@ import (
 	"unicode/utf8"
 )
 
-// NoneTopic is sent in place of an empty topic, as the Node package documents.
+// NoneTopic is sent in place of an empty topic, as the Node package
+// documents, and an empty topic received (the Node code sends "") is
+// delivered as NoneTopic.
 const NoneTopic = "none"
 
 // Transcoder turns a topic and a message into the text of one frame, and the

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -231,14 +232,15 @@ func TestListenerShapes(t *testing.T) {
 	assert.Equal(t, []string{"any", "raw", "struct", "pointer", "none", "fewer"}, calls)
 	// map[string]int can't hold "gopher": that listener alone was skipped.
 	err := waitError(t, log)
-	var de *message.DecodeError
-	require.ErrorAs(t, err, &de)
-	assert.Equal(t, p.ID, de.ClientID)
-	assert.Equal(t, `{"topic":"g","message":`+payload+`}`, string(de.Raw))
+	var pte *message.PayloadTypeError
+	require.ErrorAs(t, err, &pte)
+	assert.Equal(t, p.ID, pte.ClientID)
+	assert.Equal(t, reflect.TypeFor[map[string]int](), pte.Type)
 }
 
 // A payload that can't be decoded into a listener's type skips that
-// listener only, and says so on "error" with the client id and the frame.
+// listener only, and says so on "error" with a *message.PayloadTypeError
+// naming the event, topic, type and client id.
 func TestListenerDecodeError(t *testing.T) {
 	leakcheck.Check(t)
 	srv, log := startServer(t, server.Options{}, "message.g")
@@ -252,10 +254,10 @@ func TestListenerDecodeError(t *testing.T) {
 
 	p.write(t, frameJSON("g", `"not an object"`))
 	err := waitError(t, log)
-	var de *message.DecodeError
-	require.ErrorAs(t, err, &de)
-	assert.Equal(t, p.ID, de.ClientID)
-	assert.Equal(t, `{"topic":"g","message":"not an object"}`, string(de.Raw))
+	var pte *message.PayloadTypeError
+	require.ErrorAs(t, err, &pte)
+	assert.Equal(t, message.PayloadTypeError{Event: "message.g", Topic: "g", Type: reflect.TypeFor[greeting](), ClientID: p.ID, Err: pte.Err}, *pte)
+	assert.NotErrorAs(t, err, new(*message.DecodeError), "the frame was valid: not the peer's fault")
 	var ute *json.UnmarshalTypeError
 	assert.ErrorAs(t, err, &ute, "the decoder's own error is in the chain")
 	log.Wait(t, "done")

@@ -23,7 +23,7 @@ func (p jsonPayload) PayloadValue() (any, error) {
 	err := json.Unmarshal(p.raw, &v)
 	return v, err
 }
-func (p jsonPayload) DecodePayload(ptr any) error { return json.Unmarshal(p.raw, ptr) }
+func (p jsonPayload) DecodePayload(_ string, ptr any) error { return json.Unmarshal(p.raw, ptr) }
 
 // within fails the test if f does not return within d.
 func within(t *testing.T, d time.Duration, f func()) {

@@ -49,8 +49,8 @@ func (g *FrameGuard) Bad(n int, now time.Time, first error) error {
 		return nil
 	}
 	g.rejected = true
-	cut := &message.DecodeError{Err: fmt.Errorf("malformed frames faster than %d per %v (a burst of %d at most); disconnecting: %w",
-		MaxBadFrames, BadFrameWindow, MaxBadFrames, message.ErrTooManyBadFrames)}
+	cut := &message.DecodeError{Err: fmt.Errorf("%w: faster than %d per %v (a burst of %d at most); disconnecting",
+		message.ErrTooManyBadFrames, MaxBadFrames, BadFrameWindow, MaxBadFrames)}
 	var de *message.DecodeError
 	if errors.As(first, &de) {
 		cut.Raw, cut.ClientID = de.Raw, de.ClientID

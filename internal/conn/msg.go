@@ -1,6 +1,8 @@
 package conn
 
 import (
+	"encoding/json"
+	"errors"
 	"reflect"
 	"unsafe"
 
@@ -23,7 +25,10 @@ type Msg struct {
 	pre      *preSlot // set when the reader may decode the payload ahead
 }
 
-var nullJSON = []byte("null")
+var (
+	nullJSON  = []byte("null")
+	noneTopic = []byte(message.NoneTopic)
+)
 
 // PayloadBytes returns the encoded payload ("null" when the frame had none).
 func (m *Msg) PayloadBytes() []byte {
@@ -61,11 +66,15 @@ func (m *Msg) Delivered() {
 	}
 }
 
-// DecodePayload decodes the payload into ptr. A value the reader decoded
-// ahead for ptr's type is used once, when *ptr is zero (decoding would
-// have filled it alike); otherwise, and after a decode error (which may
-// leave ptr partly filled), the payload is decoded here.
-func (m *Msg) DecodePayload(ptr any) error {
+// DecodePayload decodes the payload into ptr for a listener of event. A
+// value the reader decoded ahead for ptr's type is used once, when *ptr is
+// zero (decoding would have filled it alike); otherwise, and after a
+// decode error (which may leave ptr partly filled), the payload is decoded
+// here. A payload that does not fit ptr's type is a
+// *message.PayloadTypeError naming event; one that is not even valid
+// (possible only with a Transcoder whose SplitEnvelope does not check) is
+// a *message.DecodeError.
+func (m *Msg) DecodePayload(event string, ptr any) error {
 	if m.pre != nil {
 		if rv := reflect.ValueOf(ptr); rv.Kind() == reflect.Pointer && !rv.IsNil() && rv.Elem().IsZero() {
 			if v, err, ok := m.take(rv.Type().Elem()); ok && err == nil {
@@ -75,7 +84,12 @@ func (m *Msg) DecodePayload(ptr any) error {
 		}
 	}
 	if err := m.conn.cfg.Transcoder.Unmarshal(m.Payload, ptr); err != nil {
-		return m.decodeError(err)
+		var syntax *json.SyntaxError
+		if errors.As(err, &syntax) {
+			return m.decodeError(err)
+		}
+		return message.NewPayloadTypeError(event, m.Topic.Name,
+			reflect.TypeOf(ptr).Elem(), m.conn.cfg.ClientID, err)
 	}
 	return nil
 }
@@ -122,9 +136,15 @@ type topicCache struct {
 	last   *Topic // streams tend to repeat one topic: checked before the map
 }
 
-// intern returns the Topic for b and whether it is a fresh one that the
+// intern returns the Topic for b ("none" for an empty b) and whether it is a fresh one that the
 // cache does not keep (so the message holding it must account for it).
 func (tc *topicCache) intern(b []byte) (t *Topic, uncached bool) {
+	if len(b) == 0 {
+		// A Node peer sends "" as is (its docs promise "none", as we
+		// send): so that a topic means the same both ways, and an
+		// empty-topic message has an event one can listen to.
+		b = noneTopic
+	}
 	if tc.last != nil && tc.last.Name == string(b) {
 		return tc.last, false
 	}

@@ -171,8 +171,8 @@ func TestDecodeAheadKeepsEmitterSemantics(t *testing.T) {
 	if len(values) != n+1 {
 		t.Errorf("any listener got %d values, want %d", len(values), n+1)
 	}
-	var de *message.DecodeError
-	if len(errs) != n+1 || !errors.As(errs[0], &de) {
-		t.Errorf("got %d errors (first %v), want %d decode errors", len(errs), errs[0], n+1)
+	var pte *message.PayloadTypeError
+	if len(errs) != n+1 || !errors.As(errs[0], &pte) {
+		t.Errorf("got %d errors (first %v), want %d payload type errors", len(errs), errs[0], n+1)
 	}
 }

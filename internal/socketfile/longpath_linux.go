@@ -18,7 +18,7 @@ func bindLong(private, path string, mode os.FileMode) (*Listener, error) {
 	defer dir.Close()
 	short := fmt.Sprintf("/proc/self/fd/%d/s", dir.Fd())
 	if _, err := os.Stat(fmt.Sprintf("/proc/self/fd/%d", dir.Fd())); err != nil {
-		return nil, fmt.Errorf("%w (%s: %v)", ErrLongPathWithMode, path, err) // no /proc mounted
+		return nil, fmt.Errorf("%w (%v)", ErrLongPathWithMode, err) // no /proc mounted
 	}
 	return bindInPrivate(short, path, mode)
 }

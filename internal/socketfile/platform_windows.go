@@ -9,15 +9,13 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-// errModeUnsupported is wrapped by the error for a SocketMode on Windows.
-var errModeUnsupported = fmt.Errorf("%w: Windows has no permission bits on socket files, so SocketMode must be 0: %w", ErrInvalid, errors.ErrUnsupported)
-
 // ValidateMode refuses a SocketMode: an AF_UNIX socket file on Windows is
 // guarded by the ACL of its folder, not by Unix permission bits, and
 // socketipc does not pretend to set them.
 func ValidateMode(mode os.FileMode) error {
 	if mode != 0 {
-		return fmt.Errorf("SocketMode %#o: %w", uint32(mode), errModeUnsupported)
+		return fmt.Errorf("%w: SocketMode %#o: Windows has no permission bits on socket files, so SocketMode must be 0: %w",
+			ErrInvalid, uint32(mode), errors.ErrUnsupported)
 	}
 	return nil
 }

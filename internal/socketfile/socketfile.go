@@ -16,6 +16,8 @@ import (
 	"regexp"
 	"syscall"
 	"time"
+
+	"github.com/socketipc/socketipc/internal/errtext"
 )
 
 // ErrInvalid is wrapped by every error about an unusable SocketFile option.
@@ -57,39 +59,82 @@ type Listener struct {
 // socket where a server answers is left alone (the error wraps
 // syscall.EADDRINUSE). A socket that refuses connections is stale: it is
 // removed and the bind tried once more.
+//
+// Its errors are written to follow "socketipc: listen on <path>: ", which
+// the caller adds: they say neither "socketipc:" nor the path (they may
+// name other paths, such as the private folder of a SocketMode bind), and
+// the errors of the net and os packages stay in their chains.
 func Listen(path string, mode os.FileMode) (*Listener, error) {
 	if err := ValidateMode(mode); err != nil {
-		return nil, err
+		return nil, &listenError{errtext.Cause(err), err}
 	}
 	l, err := bind(path, mode)
 	if err == nil || !isAddrInUse(err) {
-		return l, err
+		return l, withoutPath(err)
 	}
 	if reclaimErr := reclaimStale(path); reclaimErr != nil {
 		return nil, reclaimErr
 	}
-	return bind(path, mode)
+	l, err = bind(path, mode)
+	return l, withoutPath(err)
+}
+
+// listenError is an error of Listen with a text of its own (see Listen).
+type listenError struct {
+	text string
+	err  error
+}
+
+func (e *listenError) Error() string { return e.text }
+func (e *listenError) Unwrap() error { return e.err }
+
+// withoutPath gives err, from binding, a text without the socket's path,
+// which the net and os errors repeat ("listen unix <path>: bind: ...").
+func withoutPath(err error) error {
+	var (
+		op   *net.OpError
+		pe   *os.PathError
+		link *os.LinkError
+	)
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, new(*listenError)):
+		return err
+	case errors.As(err, &op) && op.Err != nil:
+		return &listenError{op.Err.Error(), err}
+	case errors.As(err, &link):
+		return &listenError{link.Op + ": " + link.Err.Error(), err}
+	case errors.As(err, &pe):
+		return &listenError{pe.Op + ": " + pe.Err.Error(), err}
+	}
+	return err
+}
+
+// inUse is the error for a path in use, with why it was not reclaimed.
+func inUse(path, why string) error {
+	return &listenError{"address already in use" + why,
+		&net.OpError{Op: "listen", Net: "unix", Addr: &net.UnixAddr{Name: path, Net: "unix"}, Err: syscall.EADDRINUSE}}
 }
 
 func reclaimStale(path string) error {
-	inUse := &net.OpError{Op: "listen", Net: "unix", Addr: &net.UnixAddr{Name: path, Net: "unix"}, Err: syscall.EADDRINUSE}
 	before, err := os.Lstat(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil // gone meanwhile: just bind again
 		}
-		return fmt.Errorf("%w (and it cannot be inspected: %v)", inUse, err)
+		return inUse(path, ", and it cannot be inspected: "+withoutPath(err).Error())
 	}
 	if before.Mode().Type() != os.ModeSocket {
-		return fmt.Errorf("%w: %s is not a socket (%s); refusing to remove it", inUse, path, describe(before.Mode()))
+		return inUse(path, fmt.Sprintf(": it is not a socket (%s); refusing to remove it", describe(before.Mode())))
 	}
 	probe, err := net.DialTimeout("unix", path, probeTimeout)
 	if err == nil {
 		probe.Close()
-		return fmt.Errorf("%w: a server is listening on %s", inUse, path)
+		return inUse(path, ": a server is listening on it")
 	}
 	if !isConnRefused(err) {
-		return fmt.Errorf("%w: cannot tell whether %s is stale: %v", inUse, path, err)
+		return inUse(path, ": cannot tell whether it is stale: "+withoutPath(err).Error())
 	}
 	// Stale. Remove it only if it is still the very file we probed. A check
 	// then an unlink would leave a moment in which a file renamed over the
@@ -101,19 +146,19 @@ func reclaimStale(path string) error {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil // gone meanwhile: just bind again
 		}
-		return fmt.Errorf("%w: stale socket %s cannot be removed: %v", inUse, path, err)
+		return inUse(path, ": the stale socket cannot be removed: "+withoutPath(err).Error())
 	}
 	moved, err := os.Lstat(aside)
 	if err == nil && os.SameFile(before, moved) {
 		if err := os.Remove(aside); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("%w: stale socket %s, moved to %s, cannot be removed: %v", inUse, path, aside, err)
+			return inUse(path, fmt.Sprintf(": the stale socket, moved to %s, cannot be removed: %v", aside, withoutPath(err)))
 		}
 		return nil
 	}
 	if err := putBack(aside, path); err != nil {
-		return fmt.Errorf("%w: %s changed while it was checked, and what replaced it is now at %s: %v", inUse, path, aside, err)
+		return inUse(path, fmt.Sprintf(": it changed while it was checked, and what replaced it is now at %s: %v", aside, withoutPath(err)))
 	}
-	return fmt.Errorf("%w: %s changed while it was checked", inUse, path)
+	return inUse(path, ": it changed while it was checked")
 }
 
 // putBack moves a file that reclaimStale moved aside by mistake back to
@@ -210,7 +255,8 @@ func bindWithMode(path string, mode os.FileMode) (*Listener, error) {
 // ErrLongPathWithMode: SocketMode was set, the path is too long to bind in a
 // private folder beside it, and this system offers no short name for that
 // folder (Linux's /proc/self/fd).
-var ErrLongPathWithMode = errors.New("socketipc: SocketMode cannot be applied safely to a path this long here; use a shorter path")
+// Its text has no "socketipc:": it is only seen wrapped by Listen's caller.
+var ErrLongPathWithMode = errors.New("SocketMode cannot be applied safely to a path this long here; use a shorter path")
 
 // bindInPrivate binds at tmp, a name of the socket inside the private
 // folder, gives it mode there, then hard-links it to path.

@@ -178,3 +178,57 @@ func TestListenInUse(t *testing.T) {
 	_, err = os.Lstat(path)
 	require.True(t, errors.Is(err, os.ErrNotExist))
 }
+
+// Listen's errors follow the "socketipc: listen on <path>: " its caller
+// adds: they say neither "socketipc:" nor the path, and keep the errors of
+// the net and os packages in their chains. Validate's errors stand alone:
+// "socketipc:" once, the path once.
+func TestErrorTexts(t *testing.T) {
+	dir := filepath.Dir(testsock.Path(t)) // a fresh folder with a short path
+	live := filepath.Join(dir, "live.sock")
+	l, err := Listen(live, 0)
+	require.NoError(t, err)
+	defer l.Close()
+	file := filepath.Join(dir, "file")
+	require.NoError(t, os.WriteFile(file, nil, 0o644))
+	missing := filepath.Join(dir, "nowhere", "s.sock")
+
+	for _, c := range []struct {
+		path string
+		mode os.FileMode
+		want string
+		is   error
+	}{
+		{live, 0, "address already in use: a server is listening on it", syscall.EADDRINUSE},
+		{live, 0o600, "address already in use: a server is listening on it", syscall.EADDRINUSE},
+		{file, 0, "address already in use: it is not a socket (a regular file); refusing to remove it", syscall.EADDRINUSE},
+		{dir, 0, "address already in use: it is not a socket (a directory); refusing to remove it", syscall.EADDRINUSE},
+		{missing, 0, "bind: no such file or directory", syscall.ENOENT},
+		{missing, 0o600, "mkdir: no such file or directory", syscall.ENOENT},
+	} {
+		_, err := Listen(c.path, c.mode)
+		if assert.Error(t, err) {
+			assert.Equal(t, c.want, err.Error(), "%s, mode %#o", c.path, c.mode)
+			assert.ErrorIs(t, err, c.is)
+			wrapped := fmt.Sprintf("socketipc: listen on %s: %v", c.path, err) // as the server wraps it
+			assert.Equal(t, 1, strings.Count(wrapped, c.path), wrapped)
+			assert.Equal(t, 1, strings.Count(wrapped, "socketipc:"), wrapped)
+		}
+	}
+	_, err = Listen(live, 0)
+	var op *net.OpError
+	assert.ErrorAs(t, err, &op, "the net package's error is in the chain")
+
+	for _, c := range []struct{ path, want string }{
+		{"", `socketipc: invalid SocketFile: it is empty`},
+		{"1234", `socketipc: invalid SocketFile "1234": it looks like a port; socketipc only uses Unix socket files`},
+		{"/" + strings.Repeat("x", MaxPathLen), fmt.Sprintf(`socketipc: invalid SocketFile "/%s": %d bytes, over the %d-byte limit of a Unix socket path on this system`,
+			strings.Repeat("x", MaxPathLen), MaxPathLen+1, MaxPathLen)},
+	} {
+		err := Validate(c.path)
+		assert.Equal(t, c.want, err.Error())
+		assert.ErrorIs(t, err, ErrInvalid)
+	}
+	assert.Equal(t, "SocketMode cannot be applied safely to a path this long here; use a shorter path", ErrLongPathWithMode.Error(),
+		"only ever seen wrapped by Listen's caller")
+}

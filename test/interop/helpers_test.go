@@ -62,7 +62,10 @@ func newInbox(src source, names ...string) *inbox {
 	for _, name := range names {
 		in.log.Listen(src, name)
 	}
-	src.On("message", func(msg any, topic string, clientID string) {
+	// A server's message events carry a client id, a client's do not; a
+	// listener may not take more parameters than its event has.
+	src.On("message", func(msg any, topicAndID ...string) {
+		topic, clientID := topicAndID[0], lastOf(topicAndID[1:])
 		if topic == quietTopic {
 			return
 		}
@@ -79,9 +82,17 @@ func (in *inbox) watch(topic string) {
 		return
 	}
 	in.watched[topic] = true
-	in.src.On("message."+topic, func(raw json.RawMessage, clientID string) {
-		in.log.Add("message."+topic, append(json.RawMessage(nil), raw...), clientID)
+	in.src.On("message."+topic, func(raw json.RawMessage, id ...string) {
+		in.log.Add("message."+topic, append(json.RawMessage(nil), raw...), lastOf(id))
 	})
+}
+
+// lastOf is the client id in a message event's trailing arguments, if any.
+func lastOf(ids []string) string {
+	if len(ids) == 0 {
+		return ""
+	}
+	return ids[len(ids)-1]
 }
 
 // goMessage is one message received on the Go side.
