@@ -273,20 +273,3 @@ func TestSocketFileDefaultMode(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o777&^mask), fi.Mode().Perm())
 }
-
-// With SocketMode the socket is bound in a private folder first; a
-// connection still names the socket file users know.
-func TestSocketModeConnNamesTheSocketFile(t *testing.T) {
-	leakcheck.Check(t)
-	path := testsock.Path(t)
-	srv, err := server.New(server.Options{SocketFile: path, SocketMode: 0o600})
-	require.NoError(t, err)
-	log := eventlog.Record(srv, "connection")
-	require.NoError(t, srv.Listen())
-	defer srv.Close()
-	nc, err := net.Dial("unix", path)
-	require.NoError(t, err)
-	defer nc.Close()
-	conn := log.Wait(t, "connection").Arg(1).(*server.Conn)
-	require.Equal(t, path, conn.LocalAddr().String())
-}

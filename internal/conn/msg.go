@@ -16,7 +16,7 @@ type Msg struct {
 	Frame   []byte // the whole frame, delimiter removed
 	Err     error  // a *message.DecodeError when the frame is malformed
 
-	conn     *Conn
+	from     *origin
 	value    any
 	valueErr error
 	decoded  bool
@@ -43,7 +43,7 @@ func (m *Msg) PayloadValue() (any, error) {
 			if err != nil {
 				m.valueErr = m.decodeError(err)
 			}
-		} else if err := m.conn.cfg.Transcoder.Unmarshal(m.Payload, &m.value); err != nil {
+		} else if err := m.from.transcoder.Unmarshal(m.Payload, &m.value); err != nil {
 			m.valueErr = m.decodeError(err)
 		}
 	}
@@ -74,7 +74,7 @@ func (m *Msg) DecodePayload(ptr any) error {
 			}
 		}
 	}
-	if err := m.conn.cfg.Transcoder.Unmarshal(m.Payload, ptr); err != nil {
+	if err := m.from.transcoder.Unmarshal(m.Payload, ptr); err != nil {
 		return m.decodeError(err)
 	}
 	return nil
@@ -84,7 +84,7 @@ func (m *Msg) DecodePayload(ptr any) error {
 // a copy, so an error the application keeps (or that waits in the event
 // queue) keeps neither the read's buffer nor a large frame alive.
 func (m *Msg) decodeError(err error) error {
-	return message.NewDecodeError(m.Frame, m.conn.cfg.ClientID, err)
+	return message.NewDecodeError(m.Frame, m.from.clientID, err)
 }
 
 // msgSize is what one Msg costs in a batch, for the read-ahead bound.
