@@ -1,12 +1,3 @@
-// Package client is the connecting side of socketipc: a Client connects to a
-// server's Unix socket file, retries until it can, reconnects when the
-// connection drops, and exchanges messages with the server, reporting
-// everything through events named as in the Node package socket-ipc
-// ("connect", "reconnect", "connectError", "disconnect", "message",
-// "message.<topic>", "error", "close", ...).
-//
-// Events are delivered one at a time, in order, on one goroutine per Client;
-// see the emitter package for how listeners are declared and called.
 package client
 
 import (

@@ -1,7 +1,9 @@
 package server_test
 
 import (
+	"os"
 	"reflect"
+	"regexp"
 	"slices"
 	"testing"
 
@@ -127,4 +129,31 @@ func TestZeroValuesDoNotPanic(t *testing.T) {
 	assert.ErrorIs(t, s.Listen(), server.ErrNotCreated)
 	var c client.Client
 	assert.ErrorIs(t, c.Connect(), client.ErrNotCreated)
+}
+
+// The package docs (go doc ./server, go doc ./client) list every event with
+// its constant and the signature of the listener that gets all its arguments.
+func TestPackageDocsListEveryEvent(t *testing.T) {
+	docs := map[string]map[string]string{
+		"doc.go": {
+			server.EventListening: "EventListening", server.EventConnection: "EventConnection",
+			server.EventConnectionClose: "EventConnectionClose", server.EventMessage: "EventMessage",
+			server.EventDrain: "EventDrain", server.EventError: "EventError",
+			server.EventClosed: "EventClosed", server.EventClose: "EventClose",
+		},
+		"../client/doc.go": {
+			client.EventConnect: "EventConnect", client.EventReconnect: "EventReconnect",
+			client.EventConnectError: "EventConnectError", client.EventDisconnect: "EventDisconnect",
+			client.EventMessage: "EventMessage", client.EventDrain: "EventDrain",
+			client.EventError: "EventError", client.EventClosed: "EventClosed", client.EventClose: "EventClose",
+		},
+	}
+	for file, events := range docs {
+		text, err := os.ReadFile(file)
+		require.NoError(t, err)
+		for name, constant := range events {
+			assert.Regexp(t, `(?m)^//\t"`+regexp.QuoteMeta(name)+`" +`+constant+` +func\(`, string(text), "%s lists %q", file, name)
+		}
+		assert.Regexp(t, `(?m)^//\t"message\.<topic>" +func\(msg T`, string(text))
+	}
 }

@@ -1,11 +1,3 @@
-// Package server is the listening side of socketipc: a Server binds a Unix
-// socket file, gives each connection a client id, and exchanges messages
-// with its clients, reporting everything through events named as in the
-// Node package socket-ipc ("listening", "connection", "message",
-// "message.<topic>", "error", "close", ...).
-//
-// Events are delivered one at a time, in order, on one goroutine per Server;
-// see the emitter package for how listeners are declared and called.
 package server
 
 import (
