@@ -54,6 +54,7 @@ func TestListenTwice(t *testing.T) {
 	err := srv.Listen()
 	require.ErrorIs(t, err, server.ErrListenCalled)
 	requireEmitted(t, log, err)
+	assert.Equal(t, "socketipc: listen: Listen already called", err.Error())
 	// The first Listen still serves.
 	p := dialRaw(t, srv, log)
 	require.NoError(t, srv.Send("t", 1, p.ID))
@@ -81,6 +82,7 @@ func TestListenAfterClose(t *testing.T) {
 	err := srv.Listen()
 	require.ErrorIs(t, err, server.ErrServerClosed)
 	requireEmitted(t, log, err)
+	assert.Equal(t, "socketipc: listen: server closed", err.Error())
 	_, statErr := os.Lstat(srv.SocketFile())
 	require.ErrorIs(t, statErr, os.ErrNotExist, "nothing was bound")
 

@@ -70,6 +70,9 @@ func TestSocketFileLiveServerIsKept(t *testing.T) {
 			err = second.Listen()
 			require.ErrorIs(t, err, syscall.EADDRINUSE)
 			requireEmitted(t, log2, err)
+			assert.True(t, strings.HasPrefix(err.Error(), "socketipc: listen: "), err.Error())
+			assert.Equal(t, 1, strings.Count(err.Error(), "socketipc:"), err.Error())
+			assert.Contains(t, err.Error(), path)
 			require.NoError(t, second.Close())
 			// The second server found the first live by connecting to it
 			// (as Node does): the first saw that connection come and go.
