@@ -203,10 +203,13 @@ func (c *Client) Send(topic string, msg any) error {
 		return err
 	}
 	var cur *conn.Conn
-	if pub := c.Conn(); pub != nil {
-		cur = pub.c
+	e.Lock()
+	closed := e.ClosedLocked()
+	if c.current != nil {
+		cur = c.current.c
 	}
-	return e.Send(cur, topic, msg, message.ErrNoServer, nil, func(err error) error {
+	e.Unlock()
+	return e.Send(closed, cur, topic, msg, message.ErrNoServer, nil, func(err error) error {
 		return &message.SendError{Topic: topic, Message: msg, Err: err}
 	})
 }

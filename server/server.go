@@ -300,10 +300,13 @@ func (s *Server) Send(topic string, msg any, clientID string) error {
 		return err
 	}
 	var c *conn.Conn
-	if pub := s.Conn(clientID); pub != nil {
+	e.Lock()
+	closed := e.ClosedLocked()
+	if pub := s.clients[clientID]; pub != nil && !closed {
 		c = pub.c
 	}
-	return e.Send(c, topic, msg, message.ErrBadClient,
+	e.Unlock()
+	return e.Send(closed, c, topic, msg, message.ErrBadClient,
 		func(err error) error {
 			if dropped := s.overflowed(c); dropped != nil {
 				return fmt.Errorf("%w; %w", err, dropped)

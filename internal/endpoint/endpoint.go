@@ -360,12 +360,13 @@ func (e *Endpoint) decodeType(t *conn.Topic) reflect.Type {
 	return e.typed.get(t.Event)
 }
 
-// Send encodes msg and queues it on c. noTarget is the error when c is nil
-// (no such client, not connected), onFull handles a full queue (nil: the
-// error stands), and sendErr makes the returned error.
-func (e *Endpoint) Send(c *conn.Conn, topic string, msg any, noTarget error, onFull func(error) error, sendErr func(error) error) error {
+// Send encodes msg and queues it on c. closed says whether the close had
+// begun when c was looked up, noTarget is the error when c is nil (no such
+// client, not connected), onFull handles a full queue (nil: the error
+// stands), and sendErr makes the returned error.
+func (e *Endpoint) Send(closed bool, c *conn.Conn, topic string, msg any, noTarget error, onFull func(error) error, sendErr func(error) error) error {
 	switch {
-	case e.Closed():
+	case closed:
 		return e.Fail(sendErr(message.ErrSendAfterClose))
 	case c == nil:
 		return e.Fail(sendErr(noTarget))
