@@ -1,17 +1,22 @@
 package server_test
 
 import (
+	"errors"
 	"os"
 	"reflect"
 	"regexp"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/socketipc/socketipc/client"
+	"github.com/socketipc/socketipc/internal/eventlog"
 	"github.com/socketipc/socketipc/internal/leakcheck"
+	"github.com/socketipc/socketipc/internal/testsock"
+	"github.com/socketipc/socketipc/message"
 	"github.com/socketipc/socketipc/server"
 )
 
@@ -155,5 +160,33 @@ func TestPackageDocsListEveryEvent(t *testing.T) {
 			assert.Regexp(t, `(?m)^//\t"`+regexp.QuoteMeta(name)+`" +`+constant+` +func\(`, string(text), "%s lists %q", file, name)
 		}
 		assert.Regexp(t, `(?m)^//\t"message\.<topic>" +func\(msg T`, string(text))
+	}
+}
+
+// After Close, error events run at once on the failing caller's goroutine;
+// their listeners may still call anything (no lock of the Server is held).
+func TestErrorListenerAfterCloseMayCallAnything(t *testing.T) {
+	leakcheck.Check(t)
+	srv, err := server.New(server.Options{SocketFile: testsock.Path(t)})
+	require.NoError(t, err)
+	var inner []error
+	srv.On("error", func(err error) {
+		if errors.Is(err, server.ErrServerClosed) {
+			inner = append(inner, srv.Send("t", 1, "nobody"), srv.Broadcast("t", 1))
+			_ = srv.ClientIDs()
+		}
+	})
+	require.NoError(t, srv.Close())
+	done := make(chan error, 1)
+	go func() { done <- srv.Listen() }()
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, server.ErrServerClosed)
+	case <-time.After(eventlog.Timeout):
+		t.Fatal("Listen after Close deadlocked in its error listener")
+	}
+	require.Len(t, inner, 2)
+	for _, err := range inner {
+		assert.ErrorIs(t, err, message.ErrSendAfterClose)
 	}
 }

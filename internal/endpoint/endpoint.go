@@ -169,14 +169,21 @@ func (e *Endpoint) Closing() <-chan struct{} { return e.closing }
 // and emitting the error) after a close or a previous call.
 func (e *Endpoint) Start(op string, errCalled, errClosed error) error {
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	var err error
 	switch {
 	case e.closed:
-		return e.Fail(Wrap(op, errClosed))
+		err = errClosed
 	case e.started:
-		return e.Fail(Wrap(op, errCalled))
+		err = errCalled
+	default:
+		e.started = true
 	}
-	e.started = true
+	e.mu.Unlock()
+	if err != nil {
+		// Not under mu: after Close the error event runs at once, here,
+		// and its listeners may call anything.
+		return e.Fail(Wrap(op, err))
+	}
 	return nil
 }
 
