@@ -41,8 +41,10 @@ func (s *Server) EventNames() []string { return s.e.EventNames() }
 // Emit delivers an application's own event to its listeners on the event
 // loop, serially with every other event: called from a listener, it runs
 // them at once, before returning (as Node's emit does); called from any
-// other goroutine, it queues the event and returns. The names of the
-// Server's own events should not be emitted this way.
+// other goroutine, it queues the event and returns. After Close has
+// finished there is no loop: the listeners run at once on the calling
+// goroutine. The names of the Server's own events should not be emitted
+// this way.
 func (s *Server) Emit(event string, args ...any) { s.e.Emit(event, args...) }
 
 // Do runs fn on the event loop, after the events already queued, never at

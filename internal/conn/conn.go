@@ -183,15 +183,14 @@ func (c *Conn) ID() string { return c.cfg.ClientID }
 // kernel saw them when the connection was made (see PeerCred for each system).
 func (c *Conn) PeerCred() (PeerCred, error) { return c.cred, c.credErr }
 
-// LocalAddr and RemoteAddr are the socket's addresses.
+// LocalAddr is the socket's address, named as users know it (on a server,
+// the socket file, wherever it was bound first).
 func (c *Conn) LocalAddr() net.Addr {
 	if c.cfg.SocketFile != "" {
 		return &net.UnixAddr{Name: c.cfg.SocketFile, Net: "unix"}
 	}
 	return c.nc.LocalAddr()
 }
-
-func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 
 // Done is closed when the connection has ended and its goroutines are gone.
 func (c *Conn) Done() <-chan struct{} { return c.done }
