@@ -10,9 +10,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/socketipc/socketipc/backoff"
 	"github.com/socketipc/socketipc/client"
 	"github.com/socketipc/socketipc/internal/eventlog"
 	"github.com/socketipc/socketipc/internal/leakcheck"
+	"github.com/socketipc/socketipc/internal/testsock"
 	"github.com/socketipc/socketipc/server"
 )
 
@@ -125,4 +127,24 @@ func TestWaitConnected(t *testing.T) {
 	require.ErrorIs(t, err, client.ErrClientClosed)
 	assert.Equal(t, "socketipc: wait connected: client closed", err.Error())
 	assert.False(t, errors.Is(err, context.DeadlineExceeded))
+}
+
+type stopAtOnce struct{}
+
+func (stopAtOnce) NextBackOff() time.Duration { return backoff.Stop }
+func (stopAtOnce) Reset()                     {}
+
+// A client that gives up (its policy stops) ends WaitConnected too.
+func TestWaitConnectedAfterGivingUp(t *testing.T) {
+	leakcheck.Check(t)
+	cli, err := client.New(client.Options{SocketFile: testsock.Path(t), RetryDelay: stopAtOnce{}})
+	require.NoError(t, err)
+	log := eventlog.Record(cli, "connectError", "error", "close")
+	require.NoError(t, cli.Connect())
+	ctx, cancel := context.WithTimeout(context.Background(), eventlog.Timeout)
+	defer cancel()
+	require.ErrorIs(t, cli.WaitConnected(ctx), client.ErrClientClosed)
+	require.ErrorIs(t, log.Wait(t, "error").Err(), client.ErrGaveUp)
+	log.Wait(t, "close")
+	require.NoError(t, cli.Close())
 }
