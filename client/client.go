@@ -202,16 +202,17 @@ func (c *Client) Send(topic string, msg any) error {
 	if err != nil {
 		return err
 	}
-	var cur *conn.Conn
-	e.Lock()
-	closed := e.ClosedLocked()
-	if c.current != nil {
-		cur = c.current.c
-	}
-	e.Unlock()
-	return e.Send(closed, cur, topic, msg, message.ErrNoServer, nil, func(err error) error {
+	return e.Send(c.currentConn, topic, msg, message.ErrNoServer, nil, func(err error) error {
 		return &message.SendError{Topic: topic, Message: msg, Err: err}
 	})
+}
+
+// currentConn is the connection Send uses, or nil; e is locked.
+func (c *Client) currentConn() *conn.Conn {
+	if c.current == nil {
+		return nil
+	}
+	return c.current.c
 }
 
 // Close stops retrying and reconnecting and ends the connection gracefully:

@@ -299,23 +299,24 @@ func (s *Server) Send(topic string, msg any, clientID string) error {
 	if err != nil {
 		return err
 	}
-	var c *conn.Conn
-	e.Lock()
-	closed := e.ClosedLocked()
-	if pub := s.clients[clientID]; pub != nil && !closed {
-		c = pub.c
+	client := func() *conn.Conn {
+		if pub := s.clients[clientID]; pub != nil {
+			return pub.c
+		}
+		return nil
 	}
-	e.Unlock()
-	return e.Send(closed, c, topic, msg, message.ErrBadClient,
-		func(err error) error {
-			if dropped := s.overflowed(c); dropped != nil {
-				return fmt.Errorf("%w; %w", err, dropped)
-			}
-			return err
-		},
-		func(err error) error {
-			return &message.SendError{Topic: topic, Message: msg, ClientID: clientID, Err: err}
-		})
+	return e.Send(client, topic, msg, message.ErrBadClient, s.queueFull, func(err error) error {
+		return &message.SendError{Topic: topic, Message: msg, ClientID: clientID, Err: err}
+	})
+}
+
+// queueFull is Send's error for a client whose queue refused the frame,
+// with what it discarded when DisconnectSlowClients dropped it.
+func (s *Server) queueFull(c *conn.Conn, err error) error {
+	if dropped := s.overflowed(c); dropped != nil {
+		return fmt.Errorf("%w; %w", err, dropped)
+	}
+	return err
 }
 
 // overflowed handles a client whose queue refused a frame: with

@@ -367,11 +367,18 @@ func (e *Endpoint) decodeType(t *conn.Topic) reflect.Type {
 	return e.typed.get(t.Event)
 }
 
-// Send encodes msg and queues it on c. closed says whether the close had
-// begun when c was looked up, noTarget is the error when c is nil (no such
-// client, not connected), onFull handles a full queue (nil: the error
+// Send encodes msg and queues it on the connection target returns (it runs
+// with e locked; nil: none). noTarget is the error when there is none (no
+// such client, not connected), onFull handles a full queue (nil: the error
 // stands), and sendErr makes the returned error.
-func (e *Endpoint) Send(closed bool, c *conn.Conn, topic string, msg any, noTarget error, onFull func(error) error, sendErr func(error) error) error {
+func (e *Endpoint) Send(target func() *conn.Conn, topic string, msg any, noTarget error, onFull func(*conn.Conn, error) error, sendErr func(error) error) error {
+	e.mu.Lock()
+	closed := e.closed
+	var c *conn.Conn
+	if !closed {
+		c = target()
+	}
+	e.mu.Unlock()
 	switch {
 	case closed:
 		return e.Fail(sendErr(message.ErrSendAfterClose))
@@ -385,7 +392,7 @@ func (e *Endpoint) Send(closed bool, c *conn.Conn, topic string, msg any, noTarg
 	case errors.Is(err, message.ErrConnectionClosed):
 		err = fmt.Errorf("%w: the connection is closing", noTarget)
 	case errors.Is(err, message.ErrQueueFull) && onFull != nil:
-		err = onFull(err)
+		err = onFull(c, err)
 	}
 	return e.Fail(sendErr(err))
 }
