@@ -64,12 +64,18 @@ func TestConnectTwice(t *testing.T) {
 	err := cli.Connect()
 	require.ErrorIs(t, err, client.ErrConnectCalled)
 	require.Equal(t, err, log.Wait(t, "error").Err(), "returned and emitted")
+	require.Equal(t, "socketipc: connect: Connect already called", err.Error())
 
 	require.NoError(t, cli.Close())
 	err = cli.Connect()
 	require.ErrorIs(t, err, client.ErrClientClosed)
 	require.Equal(t, err, log.Wait(t, "error").Err(), "returned and emitted")
+	require.Equal(t, "socketipc: connect: client closed", err.Error())
 	require.Equal(t, []string{"connect", "error", "closed", "close", "error"}, log.Names())
+
+	err = cli.Send("hello", 1)
+	require.ErrorIs(t, err, message.ErrSendAfterClose)
+	require.Equal(t, `socketipc: send "hello": send after close`, err.Error())
 }
 
 // Connect is once per Client even when the first call never connected.

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/socketipc/socketipc/internal/socketfile"
 	"github.com/socketipc/socketipc/internal/testkit/leakcheck"
@@ -54,6 +55,7 @@ func TestListenTwice(t *testing.T) {
 	err := srv.Listen()
 	require.ErrorIs(t, err, server.ErrListenCalled)
 	requireEmitted(t, log, err)
+	assert.Equal(t, "socketipc: listen: Listen already called", err.Error())
 	// The first Listen still serves.
 	p := dialRaw(t, srv, log)
 	require.NoError(t, srv.Send("t", 1, p.ID))
@@ -81,6 +83,7 @@ func TestListenAfterClose(t *testing.T) {
 	err := srv.Listen()
 	require.ErrorIs(t, err, server.ErrServerClosed)
 	requireEmitted(t, log, err)
+	assert.Equal(t, "socketipc: listen: server closed", err.Error())
 	_, statErr := os.Lstat(srv.SocketFile())
 	require.ErrorIs(t, statErr, os.ErrNotExist, "nothing was bound")
 
@@ -283,4 +286,20 @@ func TestPartialFrameAtEOF(t *testing.T) {
 	assert.Equal(t, `{"topic":"t","mess`, string(de.Raw))
 	assert.Equal(t, []any{p.ID}, log.Wait(t, "connectionClose").Args)
 	require.ErrorIs(t, p.readToEnd(t), io.EOF)
+}
+
+// Each error text says "socketipc:" once, and names what failed once.
+func TestSendAfterCloseText(t *testing.T) {
+	leakcheck.Check(t)
+	srv, log := startServer(t, server.Options{FlushTimeout: 100 * time.Millisecond})
+	p := dialRaw(t, srv, log)
+	require.NoError(t, srv.Close())
+	err := srv.Send("hello", 1, p.ID)
+	require.ErrorIs(t, err, message.ErrSendAfterClose)
+	assert.Equal(t, `socketipc: send "hello" to client `+p.ID+`: send after close`, err.Error())
+	err = srv.Broadcast("hello", 1)
+	require.ErrorIs(t, err, message.ErrSendAfterClose)
+	assert.Equal(t, `socketipc: send "hello": send after close`, err.Error())
+	err = srv.Listen()
+	assert.Equal(t, "socketipc: listen: server closed", err.Error())
 }

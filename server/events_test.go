@@ -16,6 +16,7 @@ import (
 
 	"github.com/socketipc/socketipc/clientid"
 	"github.com/socketipc/socketipc/emitter"
+	"github.com/socketipc/socketipc/internal/testkit/eventlog"
 	"github.com/socketipc/socketipc/internal/testkit/leakcheck"
 	"github.com/socketipc/socketipc/internal/testkit/testsock"
 	"github.com/socketipc/socketipc/message"
@@ -350,8 +351,10 @@ func TestListenerPanic(t *testing.T) {
 	p.frame(t)
 }
 
-// An error nobody listens to goes to the Logger, not nowhere.
-func TestUnhandledErrorIsLogged(t *testing.T) {
+// An error nobody listens to goes to the Logger, not nowhere, unless a
+// method returned it: then the caller has it, and logging it too would
+// show it twice.
+func TestOnlyUnreturnedErrorsAreLogged(t *testing.T) {
 	leakcheck.Check(t)
 	var buf syncBuffer
 	logger := slog.New(slog.NewTextHandler(&buf, nil))
@@ -359,13 +362,27 @@ func TestUnhandledErrorIsLogged(t *testing.T) {
 	require.NoError(t, err)
 	closed := make(chan struct{})
 	srv.On("close", func() { close(closed) })
+	after := make(chan struct{})
+	srv.On("message.after", func() { close(after) })
 	require.NoError(t, srv.Listen())
 	sendErr := srv.Send("t", 1, "nobody")
 	require.ErrorIs(t, sendErr, message.ErrBadClient)
+
+	nc, err := net.Dial("unix", srv.SocketFile())
+	require.NoError(t, err)
+	defer nc.Close()
+	_, err = nc.Write(append([]byte("not json\x00\x00"), frameJSON("after", "1")...))
+	require.NoError(t, err)
+	select {
+	case <-after: // the bad frame's error came before it
+	case <-time.After(eventlog.Timeout):
+		t.Fatal("no message after the bad frame")
+	}
 	require.NoError(t, srv.Close()) // the loop delivered everything
 	<-closed
-	assert.Contains(t, buf.String(), "unhandled error")
-	assert.Contains(t, buf.String(), "nobody")
+	assert.Contains(t, buf.String(), "unhandled error", "the bad frame's error is logged")
+	assert.Contains(t, buf.String(), "not json")
+	assert.NotContains(t, buf.String(), "nobody", "Send's error, returned, is not logged")
 }
 
 type syncBuffer struct {

@@ -1,42 +1,22 @@
-// Package server is the listening side of socketipc: a Server binds a Unix
-// socket file, gives each connection a client id, and exchanges messages
-// with its clients, reporting everything through events named as in the
-// Node package socket-ipc ("listening", "connection", "message",
-// "message.<topic>", "error", "close", ...).
-//
-// Events are delivered one at a time, in order, on one goroutine per Server;
-// see the emitter package for how listeners are declared and called.
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"github.com/socketipc/socketipc/internal/errtext"
 	"log/slog"
 	"net"
 	"os"
-	"reflect"
 	"sync"
 	"time"
 
 	"github.com/socketipc/socketipc/clientid"
-	"github.com/socketipc/socketipc/emitter"
 	"github.com/socketipc/socketipc/internal/conn"
-	"github.com/socketipc/socketipc/internal/errfold"
-	"github.com/socketipc/socketipc/internal/loop"
+	"github.com/socketipc/socketipc/internal/endpoint"
 	"github.com/socketipc/socketipc/internal/socketfile"
 	"github.com/socketipc/socketipc/message"
 )
-
-// Conn is one client's connection, passed with the "connection" event: its
-// id, its peer's credentials, its send queue, and Done to learn when it ends.
-type Conn = conn.Conn
-
-// PeerCred identifies the process at the other end of a connection: pid,
-// effective uid and gid, as the kernel recorded them when the connection was
-// made (Linux and OpenBSD SO_PEERCRED; darwin and FreeBSD LOCAL_PEERCRED, with
-// LOCAL_PEERPID for darwin's pid; NetBSD LOCAL_PEEREID). Other systems, Windows
-// among them, have none: reading them fails with errors.ErrUnsupported.
-type PeerCred = conn.PeerCred
 
 // Defaults of Options' zero fields.
 const (
@@ -51,6 +31,8 @@ var (
 	ErrInvalidSocketFile = socketfile.ErrInvalid
 	// ErrListenCalled: Listen was already called on this Server.
 	ErrListenCalled = errors.New("socketipc: Listen already called")
+	// ErrNotCreated: the Server was not made by New (a zero Server{}).
+	ErrNotCreated = errors.New("socketipc: server not created with server.New")
 	// ErrServerClosed: the Server was closed.
 	ErrServerClosed = errors.New("socketipc: server closed")
 	// ErrPeerRefused: Options.AllowPeer refused a connection.
@@ -129,27 +111,21 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Server is a socketipc server. Create it with New.
+// Server is a socketipc server. Create it with New; the zero Server is not
+// usable (its methods fail with ErrNotCreated, and register nothing).
 type Server struct {
-	*emitter.Emitter
+	e    *endpoint.Endpoint
 	opts Options
-	loop *loop.Loop
-	// errors folds the error events of failing calls (see fail).
-	errors errfold.Folder
 
-	mu           sync.Mutex
-	clients      map[string]*conn.Conn
-	clientList   []*conn.Conn // the values of clients, for Broadcast; rebuilt, never changed
-	listener     *socketfile.Listener
-	listenCalled bool
-	closed       bool
-	closing      chan struct{}
-	closeDone    chan struct{}
-	acceptDone   chan struct{}
-	conns        sync.WaitGroup
-	broadcasts   conn.SharedFrames // each broadcast frame, stored once for every queue
-	inline       conn.InlineGate
-	readBudget   *conn.ReadBudget // shared by every connection
+	// guarded by e's lock, with its close state
+	clients    map[string]*Conn
+	clientList []*Conn // the values of clients, for Broadcast; rebuilt, never changed
+	listener   *socketfile.Listener
+	acceptDone chan struct{}
+
+	conns      sync.WaitGroup
+	broadcasts conn.SharedFrames // each broadcast frame, stored once for every queue
+	readBudget *conn.ReadBudget  // shared by every connection
 }
 
 // New checks the options and returns a Server that is not yet listening.
@@ -160,73 +136,65 @@ func New(opts Options) (*Server, error) {
 	if err := socketfile.ValidateMode(opts.SocketMode); err != nil {
 		return nil, err
 	}
-	if opts.Transcoder == nil {
-		opts.Transcoder = message.JSON
-	}
-	if opts.FlushTimeout <= 0 {
-		opts.FlushTimeout = DefaultFlushTimeout
-	}
+	e := endpoint.New(endpoint.Options{
+		Conn: conn.Config{
+			SocketFile:    opts.SocketFile,
+			Transcoder:    opts.Transcoder,
+			Framing:       opts.Framing,
+			MaxFrameSize:  opts.MaxFrameSize,
+			MaxQueueBytes: opts.MaxQueueBytes,
+			FlushTimeout:  opts.FlushTimeout,
+			IdleTimeout:   opts.IdleTimeout,
+		},
+		Logger:       opts.Logger,
+		Events:       events,
+		WithClientID: true,
+	})
 	return &Server{
-		Emitter:    emitter.New(emitter.Options{Logger: opts.Logger}),
+		e:          e,
 		opts:       opts,
-		loop:       loop.New(),
-		clients:    make(map[string]*conn.Conn),
-		closing:    make(chan struct{}),
-		closeDone:  make(chan struct{}),
+		clients:    make(map[string]*Conn),
 		readBudget: conn.NewReadBudget(opts.MaxReadAhead),
 	}, nil
 }
 
+// core returns the server's core, or ErrNotCreated for a zero Server.
+func (s *Server) core() (*endpoint.Endpoint, error) {
+	if s == nil || s.e == nil {
+		return nil, ErrNotCreated
+	}
+	return s.e, nil
+}
+
 // SocketFile is the path the server listens on.
 func (s *Server) SocketFile() string { return s.opts.SocketFile }
-
-// emit delivers an event on the loop, in order with every other event.
-func (s *Server) emit(event string, args ...any) {
-	s.loop.Post(func() { s.Emit(event, args...) })
-}
-
-// fail emits err and returns it: every failing method does both. The
-// event is folded into one of the same kind still waiting on the loop, if
-// any (see errfold), so failures in a tight loop never queue events
-// without bound; the caller always gets its own error.
-func (s *Server) fail(err error) error {
-	s.errors.Post(errfold.SendKey(err), err, s.loop.Post, s.emitError)
-	return err
-}
-
-func (s *Server) emitError(err error) { s.Emit("error", err) }
 
 // Listen binds the socket file (reclaiming it if a crashed server left it)
 // and starts accepting connections. It returns once bound, or with the
 // error, which is also emitted; "listening" follows a successful bind.
 // It may be called once.
 func (s *Server) Listen() error {
-	s.mu.Lock()
-	switch {
-	case s.closed:
-		s.mu.Unlock()
-		return s.fail(fmt.Errorf("socketipc: listen: %w", ErrServerClosed))
-	case s.listenCalled:
-		s.mu.Unlock()
-		return s.fail(fmt.Errorf("socketipc: listen: %w", ErrListenCalled))
+	e, err := s.core()
+	if err != nil {
+		return err
 	}
-	s.listenCalled = true
-	s.mu.Unlock()
-
+	if err := e.Start("listen", ErrListenCalled, ErrServerClosed); err != nil {
+		return err
+	}
 	ln, err := socketfile.Listen(s.opts.SocketFile, s.opts.SocketMode)
 	if err != nil {
-		return s.fail(fmt.Errorf("socketipc: listen on %s: %w", s.opts.SocketFile, err))
+		return e.Fail(errtext.Wrap("listen on "+s.opts.SocketFile, err))
 	}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	e.Lock()
+	if e.ClosedLocked() {
+		e.Unlock()
 		ln.Close()
-		return s.fail(fmt.Errorf("socketipc: listen: %w", ErrServerClosed))
+		return e.Fail(errtext.Wrap("listen", ErrServerClosed))
 	}
 	s.listener = ln
 	s.acceptDone = make(chan struct{})
-	s.mu.Unlock()
-	s.emit("listening")
+	e.Unlock()
+	e.Post(EventListening)
 	go s.acceptLoop(ln)
 	return nil
 }
@@ -238,7 +206,7 @@ func (s *Server) acceptLoop(ln *socketfile.Listener) {
 		nc, err := ln.AcceptUnix()
 		if err != nil {
 			select {
-			case <-s.closing:
+			case <-s.e.Closing():
 				return
 			default:
 			}
@@ -246,12 +214,12 @@ func (s *Server) acceptLoop(ln *socketfile.Listener) {
 				return
 			}
 			// Out of descriptors and the like: report, back off, go on (as net/http does).
-			s.emit("error", fmt.Errorf("socketipc: accept: %w", err))
+			s.e.Report(errtext.Wrap("accept", err))
 			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
 			t := time.NewTimer(delay)
 			select {
 			case <-t.C:
-			case <-s.closing:
+			case <-s.e.Closing():
 				t.Stop()
 				return
 			}
@@ -263,118 +231,58 @@ func (s *Server) acceptLoop(ln *socketfile.Listener) {
 }
 
 func (s *Server) admit(nc *net.UnixConn) {
+	if err := endpoint.AllowPeer(nc, s.opts.AllowPeer, ErrPeerRefused); err != nil {
+		nc.Close()
+		// A peer can connect again and again: fold these too.
+		s.e.ReportFolded(ErrPeerRefused, err)
+		return
+	}
 	id := clientid.New()
 	boxedID := any(id)
-	guard := new(conn.FrameGuard)
-	c := conn.New(nc, conn.Config{
-		ClientID:      id,
-		SocketFile:    s.opts.SocketFile,
-		Transcoder:    s.opts.Transcoder,
-		Framing:       s.opts.Framing,
-		MaxFrameSize:  s.opts.MaxFrameSize,
-		MaxQueueBytes: s.opts.MaxQueueBytes,
-		FlushTimeout:  s.opts.FlushTimeout,
-		ReadBudget:    s.readBudget,
-		IdleTimeout:   s.opts.IdleTimeout,
-		Loop:          s.loop,
-		Inline:        &s.inline,
-		DecodeType:    s.decodeType,
-		OnMessages:    func(c *conn.Conn, msgs []conn.Msg) { s.deliver(c, guard, msgs, boxedID) },
-		OnError:       func(_ *conn.Conn, err error) { s.Emit("error", err) },
-		OnDrain:       func(*conn.Conn) { s.Emit("drain", id) },
-		OnClose:       func(c *conn.Conn) { s.connectionClosed(c, boxedID) },
+	var pub *Conn
+	cfg := s.e.ConnConfig(endpoint.Hooks{
+		ClientID: id,
+		OnDrain:  func(*conn.Conn) { s.e.Emitter().Emit(EventDrain, boxedID) },
+		OnClose:  func(c *conn.Conn) { s.connectionClosed(c, boxedID) },
 		Ended: func(*conn.Conn) {
-			s.mu.Lock()
+			s.e.Lock()
 			delete(s.clients, id)
 			s.listClients()
-			s.mu.Unlock()
+			s.e.Unlock()
 		},
 		Exited: s.conns.Done,
 	})
-	if s.opts.AllowPeer != nil {
-		cred, err := c.PeerCred()
-		if err == nil {
-			err = conn.AskAllowPeer(s.opts.AllowPeer, cred)
-		}
-		if err != nil {
-			nc.Close()
-			// A peer can connect again and again: fold these too.
-			refused := fmt.Errorf("%w (pid %d, uid %d, gid %d): %w", ErrPeerRefused, cred.PID, cred.UID, cred.GID, err)
-			s.errors.Post(errfold.Key{Kind: ErrPeerRefused}, refused, s.loop.Post, s.emitError)
-			return
-		}
-	}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	cfg.ReadBudget = s.readBudget
+	c := conn.New(nc, cfg)
+	pub = &Conn{c: c, e: s.e}
+	s.e.Lock()
+	if s.e.ClosedLocked() {
+		s.e.Unlock()
 		nc.Close()
 		return
 	}
 	if limit := s.opts.MaxConnections; limit > 0 && len(s.clients) >= limit {
-		s.mu.Unlock()
+		s.e.Unlock()
 		nc.Close()
 		refused := fmt.Errorf("%w: %d clients connected (MaxConnections); one more was closed at once", ErrTooManyConnections, limit)
-		s.errors.Post(errfold.Key{Kind: ErrTooManyConnections}, refused, s.loop.Post, s.emitError)
+		s.e.ReportFolded(ErrTooManyConnections, refused)
 		return
 	}
-	s.clients[id] = c
+	s.clients[id] = pub
 	s.listClients()
 	s.conns.Add(1)
-	s.mu.Unlock()
-	s.emit("connection", id, c)
+	s.e.Unlock()
+	s.e.Post(EventConnection, id, pub)
 	c.Run()
 }
 
-// deliver runs on the loop with one read's worth of a client's frames. A
-// run of malformed frames is one error event; a client that sends too many
-// is dropped, and nothing more of it is delivered.
-func (s *Server) deliver(c *conn.Conn, guard *conn.FrameGuard, msgs []conn.Msg, boxedID any) {
-	run := 0 // malformed frames just before msgs[i]
-	for i := 0; i < len(msgs) && !guard.Rejected(); i++ {
-		m := &msgs[i]
-		if m.Err != nil {
-			n, err := conn.BadRun(msgs, i, run)
-			run += n
-			s.Emit("error", err)
-			if err := guard.Bad(n, time.Now(), m.Err); err != nil {
-				c.Reject()
-				s.Emit("error", err)
-			}
-			i += n - 1
-			continue
-		}
-		run = 0
-		s.Emit("message", m, m.Topic.Boxed, boxedID)
-		s.Emit(m.Topic.Event, m, boxedID)
-		m.Delivered()
-	}
-}
-
-// decodeType is the type the first listener of a message with topic t
-// decodes its payload into, in the order deliver emits its events.
-func (s *Server) decodeType(t *conn.Topic) reflect.Type {
-	if ty := emitter.DecodeType(s.Emitter, "message", 0); ty != nil {
-		return ty
-	}
-	return emitter.DecodeType(s.Emitter, t.Event, 0)
-}
-
-// listClients rebuilds clientList after clients changed; s.mu is held.
+// listClients rebuilds clientList after clients changed; e is locked.
 func (s *Server) listClients() {
-	list := make([]*conn.Conn, 0, len(s.clients))
+	list := make([]*Conn, 0, len(s.clients))
 	for _, c := range s.clients {
 		list = append(list, c)
 	}
 	s.clientList = list
-}
-
-func (s *Server) client(id string) (*conn.Conn, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil, true
-	}
-	return s.clients[id], false
 }
 
 // Send queues msg under topic for one client. It fails (returning and
@@ -389,28 +297,28 @@ func (s *Server) client(id string) (*conn.Conn, bool) {
 // in a *message.DiscardedError in its error chain, and so does the
 // client's connectionClose event, in its second argument.
 func (s *Server) Send(topic string, msg any, clientID string) error {
-	c, closed := s.client(clientID)
-	sendErr := func(err error) error {
-		return s.fail(&message.SendError{Topic: topic, Message: msg, ClientID: clientID, Err: err})
+	e, err := s.core()
+	if err != nil {
+		return err
 	}
-	switch {
-	case closed:
-		return sendErr(message.ErrSendAfterClose)
-	case c == nil:
-		return sendErr(message.ErrBadClient)
-	}
-	err := conn.EncodeFrame(s.opts.Transcoder, s.opts.Framing, topic, msg, c.Enqueue)
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, message.ErrConnectionClosed):
-		return sendErr(fmt.Errorf("%w: its connection is closing", message.ErrBadClient))
-	case errors.Is(err, message.ErrQueueFull):
-		if dropped := s.overflowed(c); dropped != nil {
-			err = fmt.Errorf("%w; %w", err, dropped)
+	client := func() *conn.Conn {
+		if pub := s.clients[clientID]; pub != nil {
+			return pub.c
 		}
+		return nil
 	}
-	return sendErr(err)
+	return e.Send(client, topic, msg, message.ErrBadClient, s.queueFull, func(err error) error {
+		return &message.SendError{Topic: topic, Message: msg, ClientID: clientID, Err: err}
+	})
+}
+
+// queueFull is Send's error for a client whose queue refused the frame,
+// with what it discarded when DisconnectSlowClients dropped it.
+func (s *Server) queueFull(c *conn.Conn, err error) error {
+	if dropped := s.overflowed(c); dropped != nil {
+		return fmt.Errorf("%w; %w", err, dropped)
+	}
+	return err
 }
 
 // overflowed handles a client whose queue refused a frame: with
@@ -430,10 +338,10 @@ func (s *Server) overflowed(c *conn.Conn) error {
 func (s *Server) connectionClosed(c *conn.Conn, boxedID any) {
 	msgs, n, reason := c.Unsent()
 	if n == 0 {
-		s.Emit("connectionClose", boxedID)
+		s.e.Emitter().Emit(EventConnectionClose, boxedID)
 		return
 	}
-	s.Emit("connectionClose", boxedID, &message.DiscardedError{ClientID: c.ID(), Messages: msgs, Bytes: n, Err: reason})
+	s.e.Emitter().Emit(EventConnectionClose, boxedID, &message.DiscardedError{ClientID: c.ID(), Messages: msgs, Bytes: n, Err: reason})
 }
 
 // Broadcast encodes msg once and queues it for every connected client;
@@ -445,23 +353,28 @@ func (s *Server) connectionClosed(c *conn.Conn, boxedID any) {
 // Close has begun (message.ErrConnectionClosed). Every other client still
 // gets the message.
 func (s *Server) Broadcast(topic string, msg any) error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return s.fail(&message.SendError{Topic: topic, Message: msg, Err: message.ErrSendAfterClose})
+	e, err := s.core()
+	if err != nil {
+		return err
+	}
+	e.Lock()
+	if e.ClosedLocked() {
+		e.Unlock()
+		return e.Fail(&message.SendError{Topic: topic, Message: msg, Err: message.ErrSendAfterClose})
 	}
 	targets := s.clientList // never modified: replaced when clients come and go
-	s.mu.Unlock()
+	e.Unlock()
 	if len(targets) == 0 {
 		return nil
 	}
 	var missed []string
 	var dropped []error
 	var full, closing int
-	err := conn.EncodeFrame(s.opts.Transcoder, s.opts.Framing, topic, msg, func(frame []byte) error {
+	err = e.EncodeFrame(topic, msg, func(frame []byte) error {
 		shared := s.broadcasts.Store(frame)
 		now := conn.Now()
-		for _, c := range targets {
+		for _, pub := range targets {
+			c := pub.c
 			switch err := c.EnqueueShared(shared, now); {
 			case err == nil:
 			case errors.Is(err, message.ErrQueueFull):
@@ -478,7 +391,7 @@ func (s *Server) Broadcast(topic string, msg any) error {
 		return nil
 	})
 	if err != nil {
-		return s.fail(&message.SendError{Topic: topic, Message: msg, Err: err})
+		return e.Fail(&message.SendError{Topic: topic, Message: msg, Err: err})
 	}
 	if len(missed) == 0 {
 		return nil
@@ -495,7 +408,7 @@ func (s *Server) Broadcast(topic string, msg any) error {
 	if len(dropped) > 0 {
 		why = fmt.Errorf("%w; %w", why, errors.Join(dropped...))
 	}
-	return s.fail(&message.SendError{Topic: topic, Message: msg, Missed: missed, Err: why})
+	return e.Fail(&message.SendError{Topic: topic, Message: msg, Missed: missed, Err: why})
 }
 
 // ClientIDs lists the connected clients. A client whose connection is
@@ -504,8 +417,12 @@ func (s *Server) Broadcast(topic string, msg any) error {
 // and Broadcast report it as not sent to (message.ErrBadClient for Send,
 // Missed with message.ErrConnectionClosed for Broadcast).
 func (s *Server) ClientIDs() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	e, err := s.core()
+	if err != nil {
+		return nil
+	}
+	e.Lock()
+	defer e.Unlock()
 	ids := make([]string, 0, len(s.clients))
 	for id := range s.clients {
 		ids = append(ids, id)
@@ -513,10 +430,19 @@ func (s *Server) ClientIDs() []string {
 	return ids
 }
 
-// Conn returns a connected client's connection, or nil.
+// Conn returns a connected client's connection, or nil (also once Close
+// has begun).
 func (s *Server) Conn(clientID string) *Conn {
-	c, _ := s.client(clientID)
-	return c
+	e, err := s.core()
+	if err != nil {
+		return nil
+	}
+	e.Lock()
+	defer e.Unlock()
+	if e.ClosedLocked() {
+		return nil
+	}
+	return s.clients[clientID]
 }
 
 // Close stops accepting, removes the socket file (if it is still ours),
@@ -527,68 +453,55 @@ func (s *Server) Conn(clientID string) *Conn {
 // starts all of that and returns at once (it can't wait for the very
 // listener it runs in); the close event says when it is done.
 func (s *Server) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		s.awaitClose()
+	e, err := s.core()
+	if err != nil {
+		return err
+	}
+	var ln *socketfile.Listener
+	var conns []*Conn
+	if !e.BeginClose(func() {
+		ln = s.listener
+		conns = s.clientList
+	}) {
+		e.AwaitClose()
 		return nil
 	}
-	s.closed = true
-	close(s.closing)
-	ln := s.listener
-	conns := make([]*conn.Conn, 0, len(s.clients))
-	for _, c := range s.clients {
-		conns = append(conns, c)
-	}
-	s.mu.Unlock()
-
 	var errs []error
 	if ln != nil {
 		if err := ln.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("socketipc: close listener: %w", err))
+			errs = append(errs, errtext.Wrap("close listener", err))
 		}
 		<-s.acceptDone
 	}
 	for _, c := range conns {
-		c.Close()
+		c.c.Close()
 	}
-	if s.loop.OnLoop() {
-		// Inside a listener, perhaps on the very reader of one of these
-		// connections: waiting for them here would wait for ourselves. A
-		// goroutine finishes the close; the close event tells when.
-		go s.finishClose(conns, errs)
-		return nil
-	}
-	return s.finishClose(conns, errs)
+	return e.Finish(func() error {
+		s.conns.Wait()
+		unsent := 0
+		for _, c := range conns {
+			unsent += c.c.UnsentBytes()
+		}
+		return errors.Join(append(errs, e.FlushError(unsent))...)
+	})
 }
 
-// finishClose waits for the connections to end, reports what could not be
-// flushed, delivers closed and close, and ends the loop.
-func (s *Server) finishClose(conns []*conn.Conn, errs []error) error {
-	s.conns.Wait()
-	unsent := 0
-	for _, c := range conns {
-		unsent += c.UnsentBytes()
-	}
-	if unsent > 0 {
-		errs = append(errs, fmt.Errorf("socketipc: close: %d queued bytes were not written within the flush timeout (%v)", unsent, s.opts.FlushTimeout))
-	}
-	err := errors.Join(errs...)
+// Shutdown is Close bounded by ctx: if ctx ends before every connection has
+// flushed and ended, the connections left are dropped with what they still
+// had queued, and the error wraps ctx.Err() (and says how many bytes were
+// not written). Called from a listener, it returns at once, as Close does;
+// the bound still applies.
+func (s *Server) Shutdown(ctx context.Context) error {
+	e, err := s.core()
 	if err != nil {
-		s.emit("error", err)
+		return err
 	}
-	s.emit("closed")
-	s.emit("close")
-	s.loop.Stop()
-	<-s.loop.Done()
-	close(s.closeDone)
-	return err
-}
-
-func (s *Server) awaitClose() {
-	if s.loop.OnLoop() {
-		return
-	}
-	<-s.closeDone
-	<-s.loop.Done()
+	return e.Shutdown(ctx, s.Close, func() {
+		e.Lock()
+		conns := s.clientList
+		e.Unlock()
+		for _, c := range conns {
+			c.c.Abort()
+		}
+	})
 }

@@ -18,7 +18,7 @@ type Msg struct {
 	Frame   []byte // the whole frame, delimiter removed
 	Err     error  // a *message.DecodeError when the frame is malformed
 
-	conn     *Conn
+	from     *origin
 	value    any
 	valueErr error
 	decoded  bool
@@ -48,7 +48,7 @@ func (m *Msg) PayloadValue() (any, error) {
 			if err != nil {
 				m.valueErr = m.decodeError(err)
 			}
-		} else if err := m.conn.cfg.Transcoder.Unmarshal(m.Payload, &m.value); err != nil {
+		} else if err := m.from.transcoder.Unmarshal(m.Payload, &m.value); err != nil {
 			m.valueErr = m.decodeError(err)
 		}
 	}
@@ -83,13 +83,13 @@ func (m *Msg) DecodePayload(event string, ptr any) error {
 			}
 		}
 	}
-	if err := m.conn.cfg.Transcoder.Unmarshal(m.Payload, ptr); err != nil {
+	if err := m.from.transcoder.Unmarshal(m.Payload, ptr); err != nil {
 		var syntax *json.SyntaxError
 		if errors.As(err, &syntax) {
 			return m.decodeError(err)
 		}
 		return message.NewPayloadTypeError(event, m.Topic.Name,
-			reflect.TypeOf(ptr).Elem(), m.conn.cfg.ClientID, err)
+			reflect.TypeOf(ptr).Elem(), m.from.clientID, err)
 	}
 	return nil
 }
@@ -98,7 +98,7 @@ func (m *Msg) DecodePayload(event string, ptr any) error {
 // a copy, so an error the application keeps (or that waits in the event
 // queue) keeps neither the read's buffer nor a large frame alive.
 func (m *Msg) decodeError(err error) error {
-	return message.NewDecodeError(m.Frame, m.conn.cfg.ClientID, err)
+	return message.NewDecodeError(m.Frame, m.from.clientID, err)
 }
 
 // msgSize is what one Msg costs in a batch, for the read-ahead bound.

@@ -37,7 +37,7 @@ func TestMsgDecodeErrors(t *testing.T) {
 			Topic:   &Topic{Name: "t", Event: "message.t"},
 			Payload: []byte("1"),
 			Frame:   []byte(`{"topic":"t","message":1}`),
-			conn:    &Conn{cfg: Config{Transcoder: failing{message.JSON, c.err}, ClientID: "c1"}},
+			from:    &origin{transcoder: failing{message.JSON, c.err}, clientID: "c1"},
 		}
 		var err error
 		if c.intoAny {

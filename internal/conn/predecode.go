@@ -326,3 +326,18 @@ var (
 	decodedAhead   atomic.Int64
 	decodeAheadOff bool
 )
+
+// DecodeAs decodes m's payload into *v, a zero T, as DecodePayload does
+// for a pointer, without reflection: it takes the value the reader decoded
+// ahead for T, if any, else decodes with the connection's transcoder.
+func DecodeAs[T any](m *Msg, v *T) error {
+	if ahead, err, ok := m.take(reflect.TypeFor[T]()); ok && err == nil {
+		if p, isPtr := ahead.(*T); isPtr {
+			*v = *p
+		} else { // T is an interface type: the slot holds the value itself
+			*v, _ = ahead.(T)
+		}
+		return nil
+	}
+	return m.from.transcoder.Unmarshal(m.Payload, v)
+}

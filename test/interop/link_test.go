@@ -80,7 +80,7 @@ func goServerNodeClient(t *testing.T, legacy bool) *link {
 	if conn == nil {
 		t.Fatalf("Go server: connection event without a *server.Conn: %v", ev)
 	}
-	checkPeerPID(t, conn.PeerCred, l.node.Pid())
+	checkPeerPID(t, func() (server.PeerCred, error) { cred, err := conn.PeerCred(); return server.PeerCred(cred), err }, l.node.Pid())
 	if m := expectNodeMessage(t, l.node, "welcome"); string(m.Message) != `"`+l.nodeIDAtGo+`"` {
 		t.Fatalf("the Node client's welcome: %s, want its client id %s", m.Line, l.nodeIDAtGo)
 	}
@@ -107,7 +107,7 @@ func nodeServerGoClient(t *testing.T, legacy bool) *link {
 	if conn == nil {
 		t.Fatalf("Go client: connect event without a *client.Conn: %v", ev)
 	}
-	checkPeerPID(t, conn.PeerCred, l.node.Pid())
+	checkPeerPID(t, func() (server.PeerCred, error) { cred, err := conn.PeerCred(); return server.PeerCred(cred), err }, l.node.Pid())
 	l.goIDAtNode = l.node.Expect(t, "connection", wait).ClientID
 	if m := l.expectNode(t, "hello"); string(m.Message) != `"from the connect listener"` {
 		t.Fatalf("the Node server's hello: %s", m.Line)

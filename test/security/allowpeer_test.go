@@ -79,7 +79,7 @@ func TestAllowPeerRefusesAnotherUser(t *testing.T) {
 	id := ev.Arg(0).(string)
 	got, err := ev.Arg(1).(*server.Conn).PeerCred()
 	require.NoError(t, err)
-	assert.Equal(t, cred{PID: int32(friend.cmd.Process.Pid), UID: 0, GID: 0}, peerCred(got))
+	assert.Equal(t, cred{PID: int32(friend.cmd.Process.Pid), UID: 0, GID: 0}, peerCred(server.PeerCred(got)))
 	assert.Equal(t, "welcome", friend.wait(t, "message").Topic)
 	assert.Equal(t, "hello", log.Wait(t, "message").Arg(1))
 	require.NoError(t, srv.Broadcast("news", 1))
@@ -108,7 +108,7 @@ func TestClientAllowPeerRefusesAnotherUser(t *testing.T) {
 	cli, err := client.New(client.Options{
 		SocketFile: path,
 		RetryDelay: backoff.Constant(10 * time.Millisecond),
-		AllowPeer:  sameUID,
+		AllowPeer:  func(cred client.PeerCred) error { return sameUID(server.PeerCred(cred)) },
 	})
 	require.NoError(t, err)
 	log := eventlog.Record(cli, "connect", "connectError", "message", "error")
@@ -143,7 +143,7 @@ func TestClientAllowPeerRefusesAnotherUser(t *testing.T) {
 	require.NoError(t, ok.Connect())
 	got, err := okLog.Wait(t, "connect").Arg(0).(*client.Conn).PeerCred()
 	require.NoError(t, err)
-	assert.Equal(t, cred{PID: int32(pid), UID: nobody, GID: nobody}, peerCred(got))
+	assert.Equal(t, cred{PID: int32(pid), UID: nobody, GID: nobody}, peerCred(server.PeerCred(got)))
 	okLog.Wait(t, "message.welcome")
 	assert.Zero(t, okLog.Count("connectError")+okLog.Count("error"), "%v", okLog.All())
 }
@@ -173,7 +173,7 @@ func TestClientAllowPeerDecision(t *testing.T) {
 		AllowPeer: func(c client.PeerCred) error {
 			mu.Lock()
 			defer mu.Unlock()
-			seen = append(seen, peerCred(c))
+			seen = append(seen, peerCred(server.PeerCred(c)))
 			if !accept {
 				return reason
 			}

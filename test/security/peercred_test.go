@@ -84,7 +84,7 @@ func TestPeerCredClientSeesOtherUser(t *testing.T) {
 	c := log.Wait(t, "connect").Arg(0).(*client.Conn)
 	got, err := c.PeerCred()
 	require.NoError(t, err)
-	assert.Equal(t, want, peerCred(got), "the client's view of the server")
+	assert.Equal(t, want, peerCred(server.PeerCred(got)), "the client's view of the server")
 
 	seen := srv.wait(t, "connection")
 	require.NotNil(t, seen.Cred, "server PeerCred error: %s", seen.Err)

@@ -207,7 +207,7 @@ func runServer(a bench.Args) {
 				received()
 			})
 		} else {
-			srv.On("message."+bench.OrderTopic, func(o bench.Order) {
+			server.OnMessage(srv, bench.OrderTopic, func(o bench.Order, _ string) {
 				bench.Check(seq.Check(&o))
 				received()
 			})

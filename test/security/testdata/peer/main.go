@@ -114,7 +114,11 @@ func main() {
 		}
 		serve(path, os.FileMode(m), allow)
 	case "client":
-		connect(path, allow)
+		var allowServer func(client.PeerCred) error
+		if allow != nil {
+			allowServer = func(c client.PeerCred) error { return allow(server.PeerCred(c)) }
+		}
+		connect(path, allowServer)
 	case "dial":
 		dial(path)
 	default:
@@ -169,8 +173,9 @@ func connect(path string, allow func(client.PeerCred) error) {
 	}
 	connected := func(event string) func(c *client.Conn) {
 		return func(c *client.Conn) {
-			cred, credErr := credOf(c.PeerCred())
-			report(Report{Event: event, Cred: cred, Err: credErr})
+			cred, err := c.PeerCred()
+			cred2, credErr := credOf(server.PeerCred(cred), err)
+			report(Report{Event: event, Cred: cred2, Err: credErr})
 		}
 	}
 	cli.On("connect", connected("connect"))

@@ -1,0 +1,225 @@
+package conn
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"github.com/socketipc/socketipc/message"
+	"net"
+	"os"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Enqueue copies frame into the send queue (frame may be reused once it
+// returns). It fails with message.ErrConnectionClosed once the connection
+// is closing, and with message.ErrQueueFull when the queue has no room (a
+// frame larger than the whole limit is still taken by an empty queue, so
+// any frame can be sent).
+func (c *Conn) Enqueue(frame []byte) error { return c.enqueue(frame, false, Now()) }
+
+// EnqueueShared queues frame without copying it; frame must never change
+// (see SharedFrames). now is Now(), read once for all the connections a
+// frame goes to. Errors as for Enqueue.
+func (c *Conn) EnqueueShared(frame []byte, now time.Duration) error {
+	return c.enqueue(frame, true, now)
+}
+
+// Now is the clock of the inline-write decision: monotonic time since start.
+func Now() time.Duration { return time.Since(clockBase) }
+
+// inlineGap: a send that comes at least this long after the previous one,
+// to an idle connection, is written at once by the sender (one attempt,
+// never blocking), saving the hand-off to the writer goroutine on a
+// request/response path. Senders that stream faster leave the writing to
+// the writer goroutine, which then writes many frames per system call.
+const inlineGap = 5 * time.Microsecond
+
+var clockBase = time.Now()
+
+// InlineGate keeps a sender that writes to many connections in turn (a
+// broadcast loop, a server answering many clients) from writing inline to
+// each: every inline write makes the loop slower, which makes each
+// connection look quiet, which would make the next write inline too. While
+// any connection of the owner wrote inline in the last inlineGap, the
+// others leave their frames to their writers, which batch them.
+type InlineGate struct{ last atomic.Int64 }
+
+func (g *InlineGate) open(now time.Duration) bool {
+	return g == nil || now-time.Duration(g.last.Load()) >= inlineGap
+}
+
+func (g *InlineGate) wrote() {
+	if g != nil {
+		g.last.Store(int64(Now()))
+	}
+}
+
+func (c *Conn) enqueue(frame []byte, shared bool, now time.Duration) error {
+	c.mu.Lock()
+	if c.closing || c.aborted {
+		c.mu.Unlock()
+		return message.ErrConnectionClosed
+	}
+	if c.queued > 0 && c.queued+len(frame) > c.cfg.MaxQueueBytes {
+		c.wantDrain = true
+		c.mu.Unlock()
+		return message.ErrQueueFull
+	}
+	c.queued += len(frame)
+	idle := !c.writing && c.queue.empty()
+	quiet := now-c.lastEnqueue >= inlineGap && c.cfg.Inline.open(now)
+	c.lastEnqueue = now
+	if idle && quiet && c.raw != nil {
+		c.writing = true
+		c.mu.Unlock()
+		c.writeInline(frame, shared)
+		return nil
+	}
+	if shared {
+		c.queue.share(frame)
+	} else {
+		c.queue.copyIn(frame)
+	}
+	c.mu.Unlock()
+	if idle {
+		signal(c.wake)
+	}
+	return nil
+}
+
+// writeInline makes one non-blocking attempt to write frame; whatever is
+// left goes to the front of the queue for the writer.
+func (c *Conn) writeInline(frame []byte, shared bool) {
+	var n int
+	var werr error
+	err := c.raw.Write(func(fd uintptr) bool {
+		n, werr = writeFD(fd, frame)
+		return true // one attempt: never wait for the socket here
+	})
+	if err == nil && (werr == syscall.EAGAIN || werr == syscall.EINTR) {
+		werr = nil
+	}
+	if err == nil {
+		err = werr
+	}
+	n = max(n, 0)
+	c.cfg.Inline.wrote()
+	c.mu.Lock()
+	c.writing = false
+	c.writeIdle.Broadcast()
+	c.queued -= n
+	if err == nil && n < len(frame) {
+		rest := frame[n:]
+		if !shared {
+			rest = bytes.Clone(rest)
+		}
+		c.queue.pushFront(rest)
+	}
+	if err != nil {
+		c.unsent += len(frame) - n
+		c.unsentMsgs++
+		c.queued -= len(frame) - n
+		c.setReasonLocked(err)
+	}
+	wakeWriter := !c.queue.empty() || c.closing || c.aborted
+	drained := c.drainedLocked()
+	c.mu.Unlock()
+	if err != nil {
+		c.fail(c.wrap("write", err))
+		return
+	}
+	if wakeWriter {
+		signal(c.wake)
+	}
+	if drained {
+		c.postDrain()
+	}
+}
+
+// drainedLocked reports, once, that a queue which refused a frame is empty
+// again. Whoever finishes the last write (the writer, or a sender writing
+// inline while another sender was refused) must ask.
+func (c *Conn) drainedLocked() bool {
+	if c.queued == 0 && c.wantDrain && !c.closing && !c.aborted {
+		c.wantDrain = false
+		return true
+	}
+	return false
+}
+
+func (c *Conn) postDrain() {
+	if c.cfg.OnDrain != nil {
+		c.cfg.Loop.Post(func() { c.cfg.OnDrain(c) })
+	}
+}
+
+func (c *Conn) writeLoop() {
+	defer c.finish()
+	for {
+		c.mu.Lock()
+		if c.aborted {
+			c.mu.Unlock()
+			return
+		}
+		if c.writing || c.queue.empty() {
+			// Idle, or a sender is writing inline and will wake us.
+			flushed := !c.writing && c.closing
+			c.mu.Unlock()
+			if flushed {
+				break
+			}
+			select {
+			case <-c.wake:
+			case <-c.stop:
+			}
+			continue
+		}
+		segs, size := c.queue.take(c.spareSegs)
+		c.spareSegs = nil
+		c.writing = true
+		c.mu.Unlock()
+
+		bufs := net.Buffers(segs)
+		written, err := bufs.WriteTo(c.nc)
+		lost := 0
+		if err != nil {
+			// WriteTo leaves in bufs what it did not write.
+			lost = framesEnding(bufs, c.cfg.Framing.Delimiter())
+		}
+		clear(segs)
+
+		c.mu.Lock()
+		c.writing = false
+		c.writeIdle.Broadcast()
+		c.spareSegs = segs[:0]
+		if c.queue.empty() {
+			c.queue.releaseChunk()
+		}
+		c.queued -= size
+		if err != nil {
+			c.unsent += size - int(written)
+			c.unsentMsgs += lost
+			c.setReasonLocked(c.wrap("write", err))
+		}
+		drained := c.drainedLocked()
+		c.mu.Unlock()
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				c.report(c.wrap("flush", fmt.Errorf("peer did not read within %v: %w", c.cfg.FlushTimeout, err)))
+			}
+			c.fail(c.wrap("write", err))
+			return
+		}
+		if drained {
+			c.postDrain()
+		}
+	}
+	// Flushed: end our side and give the peer until the deadline to end theirs.
+	_ = c.nc.CloseWrite()
+	select {
+	case <-c.readerDone:
+	case <-c.stop:
+	}
+}
