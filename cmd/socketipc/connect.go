@@ -86,11 +86,7 @@ func runConnect(ctx context.Context, t *term, args []string) int {
 		}
 	}))
 	if err != nil {
-		t.error(err)
-		if isBadSocketPath(err) {
-			return exitUsage
-		}
-		return exitFailure
+		return t.startFailed(err)
 	}
 	expired, stopTimer := deadline(time.Duration(timeout))
 	defer stopTimer()

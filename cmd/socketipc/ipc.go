@@ -21,10 +21,10 @@ import (
 // endpoint is what the flags say about the socket, for either side.
 type endpoint struct {
 	socket string
-	legacy bool        // "%EOM%" framing, for socket-ipc before 0.4
-	raw    bool        // hand listeners each frame whole instead of its payload
-	mode   os.FileMode // server: the socket file's permission bits; 0 leaves them to the umask
-	flush  time.Duration
+	legacy bool          // "%EOM%" framing, for socket-ipc before 0.4
+	raw    bool          // hand listeners each frame whole instead of its payload
+	mode   os.FileMode   // server: the socket file's permission bits; 0 leaves them to the umask
+	flush  time.Duration // how long closing waits for what was sent to be written; 0: the library's default
 }
 
 func (e endpoint) framing() message.Framing {
@@ -66,10 +66,11 @@ type ipcServer struct{ srv *server.Server }
 // startServer binds the socket file and starts accepting clients.
 func startServer(e endpoint, h serverHooks) (*ipcServer, error) {
 	srv, err := server.New(server.Options{
-		SocketFile: e.socket,
-		SocketMode: e.mode,
-		Framing:    e.framing(),
-		Transcoder: e.transcoder(),
+		SocketFile:   e.socket,
+		SocketMode:   e.mode,
+		Framing:      e.framing(),
+		Transcoder:   e.transcoder(),
+		FlushTimeout: e.flush,
 	})
 	if err != nil {
 		return nil, err

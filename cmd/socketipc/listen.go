@@ -54,7 +54,9 @@ func runListen(ctx context.Context, t *term, args []string) int {
 	if len(operands) != 1 {
 		return t.usageError("want one SOCKET, got %d operands", len(operands))
 	}
-	e := endpoint{socket: operands[0], legacy: *legacy, raw: *raw, mode: os.FileMode(mode)}
+	// listen sends nothing, so closing has nothing to flush: it only waits
+	// (briefly) for each client to hang up in turn.
+	e := endpoint{socket: operands[0], legacy: *legacy, raw: *raw, mode: os.FileMode(mode), flush: 250 * time.Millisecond}
 
 	out := newLineWriter(t.stdout, *raw)
 	var got atomic.Int64
@@ -94,11 +96,7 @@ func runListen(ctx context.Context, t *term, args []string) int {
 	}
 	srv, err := startServer(e, hooks)
 	if err != nil {
-		t.error(err)
-		if isBadSocketPath(err) {
-			return exitUsage
-		}
-		return exitFailure
+		return t.startFailed(err)
 	}
 	if *verbose {
 		t.notef("listening on %s", e.socket)

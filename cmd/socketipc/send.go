@@ -74,11 +74,7 @@ func runSend(ctx context.Context, t *term, args []string) int {
 	c := newConnection(t, *verbose)
 	cli, err := startClient(e, retryEvery, c.hooks(nil))
 	if err != nil {
-		t.error(err)
-		if isBadSocketPath(err) {
-			return exitUsage
-		}
-		return exitFailure
+		return t.startFailed(err)
 	}
 	if !c.awaitConnect(ctx, cli, socket, time.Duration(timeout)) {
 		return exitFailure

@@ -61,7 +61,11 @@ func (t *term) errorf(format string, args ...any) {
 	io.WriteString(t.stderr, line)
 }
 
-func (t *term) error(err error) { t.errorf("%v", err) }
+// error prints err; the library's "socketipc: " prefix is dropped, the
+// line has one already.
+func (t *term) error(err error) {
+	t.errorf("%s", strings.TrimPrefix(err.Error(), "socketipc: "))
+}
 
 // notef prints a notice (--verbose) on stderr.
 func (t *term) notef(format string, args ...any) {
@@ -73,6 +77,16 @@ func (t *term) usageError(format string, args ...any) int {
 	t.write(t.stderr, fmt.Sprintf("%s: %s\nRun '%s --help' for usage.\n",
 		t.prefix, fmt.Sprintf(format, args...), t.prefix))
 	return exitUsage
+}
+
+// startFailed reports why a server or client could not start: a usage
+// error for an unusable SOCKET, else a failure.
+func (t *term) startFailed(err error) int {
+	if isBadSocketPath(err) {
+		return t.usageError("%v", err)
+	}
+	t.error(err)
+	return exitFailure
 }
 
 // flags is a subcommand's flag set.
