@@ -306,12 +306,12 @@ func startGoServer(t *testing.T, sock string, legacy, echo bool) *goServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := &goServer{srv: srv, messages: make(chan received, 1000), clients: make(chan string, 100), gone: make(chan string, 100)}
+	g := &goServer{srv: srv, messages: make(chan received, 100000), clients: make(chan string, 100), gone: make(chan string, 100)}
 	srv.On("error", func(err error) { t.Logf("Go server: error: %v", err) })
-	srv.On("connection", func(id string) { g.clients <- id })
-	srv.On("connectionClose", func(id string) { g.gone <- id })
+	srv.On("connection", func(id string) { put(t, g.clients, id) })
+	srv.On("connectionClose", func(id string) { put(t, g.gone, id) })
 	srv.On("message", func(msg json.RawMessage, topic, clientID string) {
-		g.messages <- received{topic: topic, clientID: clientID, raw: string(msg)}
+		put(t, g.messages, received{topic: topic, clientID: clientID, raw: string(msg)})
 		if echo {
 			srv.Send("echo."+topic, msg, clientID)
 		}
@@ -341,7 +341,7 @@ func startGoClient(t *testing.T, sock string, legacy bool) *goClient {
 	cli.Once("connect", func() { close(connected) })
 	cli.On("error", func(err error) { t.Logf("Go client: error: %v", err) })
 	cli.On("message", func(msg json.RawMessage, topic string) {
-		g.messages <- received{topic: topic, raw: string(msg)}
+		put(t, g.messages, received{topic: topic, raw: string(msg)})
 	})
 	if err := cli.Connect(); err != nil {
 		t.Fatal(err)
@@ -359,6 +359,15 @@ func (g *goClient) send(t *testing.T, topic string, msg any) {
 	t.Helper()
 	if err := g.cli.Send(topic, msg); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// put records v from a listener, which must never block.
+func put[T any](t *testing.T, ch chan T, v T) {
+	select {
+	case ch <- v:
+	default:
+		t.Errorf("a Go peer's record of events is full (%d)", cap(ch))
 	}
 }
 

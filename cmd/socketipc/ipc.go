@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -111,6 +112,7 @@ type ipcClient struct {
 
 	mu       sync.Mutex
 	conn     *client.Conn
+	closing  bool // errors closing emits are summed up by closeWritten's
 	goneOnce sync.Once
 }
 
@@ -129,8 +131,12 @@ func startClient(e endpoint, retry time.Duration, h clientHooks) (*ipcClient, er
 	}
 	c := &ipcClient{cli: cli, drained: make(chan struct{}, 1), gone: make(chan struct{})}
 	cli.On("error", func(err error) {
+		c.mu.Lock()
+		closing := c.closing
+		c.mu.Unlock()
 		var sendErr *message.SendError
 		switch {
+		case closing:
 		case errors.As(err, &sendErr):
 			// Send returned it too; send reports it from there.
 		case errors.Is(err, client.ErrGaveUp):
@@ -187,10 +193,11 @@ func (c *ipcClient) send(topic string, payload []byte) error {
 // accepted was written to the socket: an error says what was not.
 func (c *ipcClient) closeWritten() error {
 	c.markGone()
-	err := c.cli.Close()
 	c.mu.Lock()
+	c.closing = true
 	conn := c.conn
 	c.mu.Unlock()
+	err := c.cli.Close()
 	if conn == nil {
 		return err
 	}
@@ -199,7 +206,7 @@ func (c *ipcClient) closeWritten() error {
 		if reason == nil {
 			reason = errors.New("the connection ended")
 		}
-		return fmt.Errorf("%d message(s) (%d bytes) were not written: %w", msgs, bytes, reason)
+		return fmt.Errorf("%d message(s) (%d bytes) were not written: %w", msgs, bytes, trimmed{reason})
 	}
 	return err
 }
@@ -219,3 +226,10 @@ func isBadSocketPath(err error) bool {
 // maxMessage bounds a message read from stdin: a frame larger than the
 // peers' default limit would be refused by them anyway.
 const maxMessage = message.DefaultMaxFrameSize
+
+// trimmed is an error without the library's "socketipc: " prefix, for the
+// middle of a line.
+type trimmed struct{ error }
+
+func (t trimmed) Error() string { return strings.TrimPrefix(t.error.Error(), "socketipc: ") }
+func (t trimmed) Unwrap() error { return t.error }
