@@ -36,6 +36,10 @@ func main() {
 	// An interrupt ends a session as cleanly as the end of stdin does: the
 	// socket file is removed, what was sent is flushed.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// A reader that goes away (socketipc listen | head -1) makes the next
+	// write fail instead of killing the process, so the socket file is
+	// still removed.
+	signal.Ignore(syscall.SIGPIPE)
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)

@@ -3,10 +3,13 @@
 package main
 
 import (
+	"bufio"
 	"os"
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/socketipc/socketipc/internal/testkit/testsock"
 )
@@ -65,4 +68,42 @@ func TestListenSocketInUse(t *testing.T) {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 	t.Logf("stderr: %s", stderr)
+}
+
+// A reader of stdout that goes away (listen | head -1) ends listen with
+// exit 1, its socket file removed, rather than killing it.
+func TestListenStdoutClosed(t *testing.T) {
+	sock := testsock.Path(t)
+	cmd := exec.Command(tool, "listen", sock)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	c := startGoClient(t, sock, false)
+	c.send(t, "first", 1)
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || !strings.Contains(line, `"topic":"first"`) {
+		t.Fatalf("read %q, %v", line, err)
+	}
+	out.Close() // no reader left: the next line can't be written
+	c.send(t, "second", 2)
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case <-exited:
+	case <-time.After(wait):
+		t.Fatalf("listen did not exit within %v", wait)
+	}
+	if code := cmd.ProcessState.ExitCode(); code != exitFailure || !strings.Contains(stderr.String(), "broken pipe") {
+		t.Fatalf("exit %d (%v), stderr %q", code, cmd.ProcessState, stderr.String())
+	}
+	if _, err := os.Stat(sock); !os.IsNotExist(err) {
+		t.Errorf("the socket file is still there: %v", err)
+	}
 }
