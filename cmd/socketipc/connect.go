@@ -43,15 +43,7 @@ skipped, a message was not written), 2 usage error.
 `
 
 func runConnect(ctx context.Context, t *term, args []string) int {
-	f := newFlags("connect", connectUsage)
-	var count countFlag
-	timeout := durationFlag(5 * time.Second)
-	f.Var(&count, "count", "")
-	f.Var(&timeout, "timeout", "")
-	legacy := f.Bool("legacy", false, "")
-	raw := f.Bool("raw", false, "")
-	verbose := f.Bool("verbose", false, "")
-	f.BoolVar(verbose, "v", false, "")
+	f := newFlags("connect", connectUsage, 5*time.Second, true)
 	operands, code, ok := f.parse(t, args)
 	if !ok {
 		return code
@@ -60,15 +52,16 @@ func runConnect(ctx context.Context, t *term, args []string) int {
 		return t.usageError("want one SOCKET, got %d operands", len(operands))
 	}
 	socket := operands[0]
-	e := endpoint{socket: socket, legacy: *legacy, raw: *raw}
+	count, timeout := f.count, f.timeout
+	e := endpoint{socket: socket, legacy: f.legacy, raw: f.raw}
 
 	// Messages that arrive: counted and printed by the client's listeners.
-	out := newLineWriter(t.stdout, *raw)
+	out := newLineWriter(t.stdout, f.raw)
 	var got atomic.Int64
 	counted := make(chan struct{})
 	writeFailed := make(chan struct{})
 	stdoutFailed := false
-	c := newConnection(t, *verbose)
+	c := newConnection(t, f.verbose)
 	cli, err := startClient(e, retryEvery, c.hooks(func(payload []byte, topic string) {
 		if stdoutFailed || count > 0 && got.Load() >= int64(count) {
 			return // while closing

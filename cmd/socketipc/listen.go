@@ -36,17 +36,9 @@ passed), 2 usage error.
 `
 
 func runListen(ctx context.Context, t *term, args []string) int {
-	f := newFlags("listen", listenUsage)
-	var count countFlag
-	var timeout durationFlag
+	f := newFlags("listen", listenUsage, 0, true)
 	var mode modeFlag
-	f.Var(&count, "count", "")
-	f.Var(&timeout, "timeout", "")
 	f.Var(&mode, "mode", "")
-	legacy := f.Bool("legacy", false, "")
-	raw := f.Bool("raw", false, "")
-	verbose := f.Bool("verbose", false, "")
-	f.BoolVar(verbose, "v", false, "")
 	operands, code, ok := f.parse(t, args)
 	if !ok {
 		return code
@@ -56,9 +48,10 @@ func runListen(ctx context.Context, t *term, args []string) int {
 	}
 	// listen sends nothing, so closing has nothing to flush: it only waits
 	// (briefly) for each client to hang up in turn.
-	e := endpoint{socket: operands[0], legacy: *legacy, raw: *raw, mode: os.FileMode(mode), flush: 250 * time.Millisecond}
+	e := endpoint{socket: operands[0], legacy: f.legacy, raw: f.raw, mode: os.FileMode(mode), flush: 250 * time.Millisecond}
+	count, timeout := f.count, f.timeout
 
-	out := newLineWriter(t.stdout, *raw)
+	out := newLineWriter(t.stdout, f.raw)
 	var got atomic.Int64
 	finished := make(chan int, 1) // the exit status, when the listeners decide it
 	finish := func(code int) {
@@ -85,7 +78,7 @@ func runListen(ctx context.Context, t *term, args []string) int {
 		},
 		err: t.error,
 	}
-	if *verbose {
+	if f.verbose {
 		hooks.connection = func(clientID string, opened bool) {
 			if opened {
 				t.notef("client %s connected", clientID)
@@ -98,7 +91,7 @@ func runListen(ctx context.Context, t *term, args []string) int {
 	if err != nil {
 		return t.startFailed(err)
 	}
-	if *verbose {
+	if f.verbose {
 		t.notef("listening on %s", e.socket)
 	}
 

@@ -90,9 +90,7 @@ func TestSendToNodeServer(t *testing.T) {
 	for _, v := range nodeVersions {
 		t.Run(v.name, func(t *testing.T) {
 			sock := nodepeer.TempSocket(t)
-			node := nodepeer.Start(t, "server", sock, v.args...)
-			node.Do(t, map[string]any{"cmd": "listen"})
-			node.Expect(t, "listening", wait)
+			node := startNodeServer(t, sock, v.args)
 			const msg = `{"name":"gopher","n":[1,2.5,null],"s":"é 🙂"}`
 			code, stdout, stderr := runTool(t, nil, append([]string{"send", sock, "greeting", msg}, v.args...)...)
 			if code != exitOK || stdout != "" || stderr != "" {
@@ -112,9 +110,7 @@ func TestConnectToNodeServer(t *testing.T) {
 	for _, v := range nodeVersions {
 		t.Run(v.name, func(t *testing.T) {
 			sock := nodepeer.TempSocket(t)
-			node := nodepeer.Start(t, "server", sock, v.args...)
-			node.Do(t, map[string]any{"cmd": "listen"})
-			node.Expect(t, "listening", wait)
+			node := startNodeServer(t, sock, v.args)
 			p := startPiped(t, append([]string{"connect", sock}, v.args...)...)
 			id := node.Expect(t, "connection", wait).ClientID
 			for _, m := range nodeMessages {
@@ -140,4 +136,13 @@ func TestConnectToNodeServer(t *testing.T) {
 			}
 		})
 	}
+}
+
+// startNodeServer runs a listening Node server on sock.
+func startNodeServer(t *testing.T, sock string, args []string) *nodepeer.Peer {
+	t.Helper()
+	node := nodepeer.Start(t, "server", sock, args...)
+	node.Do(t, map[string]any{"cmd": "listen"})
+	node.Expect(t, "listening", wait)
+	return node
 }

@@ -36,12 +36,7 @@ ended before the message was written), 2 usage error (JSON is not valid JSON).
 const retryEvery = 100 * time.Millisecond
 
 func runSend(ctx context.Context, t *term, args []string) int {
-	f := newFlags("send", sendUsage)
-	timeout := durationFlag(5 * time.Second)
-	f.Var(&timeout, "timeout", "")
-	legacy := f.Bool("legacy", false, "")
-	verbose := f.Bool("verbose", false, "")
-	f.BoolVar(verbose, "v", false, "")
+	f := newFlags("send", sendUsage, 5*time.Second, false)
 	operands, code, ok := f.parse(t, args)
 	if !ok {
 		return code
@@ -70,8 +65,9 @@ func runSend(ctx context.Context, t *term, args []string) int {
 		return t.usageError("the message is not valid JSON: %v", err)
 	}
 
-	e := endpoint{socket: socket, legacy: *legacy, flush: time.Duration(timeout)}
-	c := newConnection(t, *verbose)
+	timeout := f.timeout
+	e := endpoint{socket: socket, legacy: f.legacy, flush: time.Duration(timeout)}
+	c := newConnection(t, f.verbose)
 	cli, err := startClient(e, retryEvery, c.hooks(nil))
 	if err != nil {
 		return t.startFailed(err)

@@ -89,16 +89,33 @@ func (t *term) startFailed(err error) int {
 	return exitFailure
 }
 
-// flags is a subcommand's flag set.
+// flags is a subcommand's flag set, with the flags the subcommands share.
 type flags struct {
 	*flag.FlagSet
 	usage string
+
+	count   countFlag    // --count, where receiving ends after N messages
+	timeout durationFlag // --timeout
+	legacy  bool         // --legacy
+	raw     bool         // --raw, with --count
+	verbose bool         // -v, --verbose
 }
 
-func newFlags(name, usage string) *flags {
+// newFlags makes the flag set of a subcommand: --timeout (default
+// timeout), --legacy and -v/--verbose, and with receives, --count and --raw.
+func newFlags(name, usage string, timeout time.Duration, receives bool) *flags {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are reported by parse, help is usage
-	return &flags{fs, usage}
+	f := &flags{FlagSet: fs, usage: usage, timeout: durationFlag(timeout)}
+	f.Var(&f.timeout, "timeout", "")
+	f.BoolVar(&f.legacy, "legacy", false, "")
+	f.BoolVar(&f.verbose, "verbose", false, "")
+	f.BoolVar(&f.verbose, "v", false, "")
+	if receives {
+		f.Var(&f.count, "count", "")
+		f.BoolVar(&f.raw, "raw", false, "")
+	}
+	return f
 }
 
 // parse parses args, flags and operands in any order ("--" ends the
