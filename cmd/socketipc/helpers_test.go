@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -391,23 +390,6 @@ func nextID(t *testing.T, ch <-chan string) string {
 	case <-time.After(wait):
 		t.Fatalf("no client within %v", wait)
 		return ""
-	}
-}
-
-// jsonEqual compares two JSON texts as values.
-func jsonEqual(t *testing.T, got, want string) {
-	t.Helper()
-	var g, w any
-	if err := json.Unmarshal([]byte(got), &g); err != nil {
-		t.Fatalf("not JSON: %q: %v", got, err)
-	}
-	if err := json.Unmarshal([]byte(want), &w); err != nil {
-		t.Fatalf("not JSON: %q: %v", want, err)
-	}
-	gb, _ := json.Marshal(g)
-	wb, _ := json.Marshal(w)
-	if !bytes.Equal(gb, wb) {
-		t.Fatalf("got %s, want %s", got, want)
 	}
 }
 

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -145,4 +146,21 @@ func startNodeServer(t *testing.T, sock string, args []string) *nodepeer.Peer {
 	node.Do(t, map[string]any{"cmd": "listen"})
 	node.Expect(t, "listening", wait)
 	return node
+}
+
+// jsonEqual compares two JSON texts as values.
+func jsonEqual(t *testing.T, got, want string) {
+	t.Helper()
+	var g, w any
+	if err := json.Unmarshal([]byte(got), &g); err != nil {
+		t.Fatalf("not JSON: %q: %v", got, err)
+	}
+	if err := json.Unmarshal([]byte(want), &w); err != nil {
+		t.Fatalf("not JSON: %q: %v", want, err)
+	}
+	gb, _ := json.Marshal(g)
+	wb, _ := json.Marshal(w)
+	if !bytes.Equal(gb, wb) {
+		t.Fatalf("got %s, want %s", got, want)
+	}
 }
