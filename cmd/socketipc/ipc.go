@@ -7,7 +7,6 @@ package main
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"strings"
 	"sync"
@@ -201,12 +200,10 @@ func (c *ipcClient) closeWritten() error {
 	if conn == nil {
 		return err
 	}
-	<-conn.Done()
-	if msgs, bytes, reason := conn.Unsent(); bytes > 0 {
-		if reason == nil {
-			reason = errors.New("the connection ended")
-		}
-		return fmt.Errorf("%d message(s) (%d bytes) were not written: %w", msgs, bytes, trimmed{reason})
+	// The connection's Close waits for it to end and says how many bytes
+	// it could not write, whether the flush timed out or the server left.
+	if cerr := conn.Close(); cerr != nil {
+		return cerr
 	}
 	return err
 }

@@ -95,7 +95,7 @@ func TestSendNotWritten(t *testing.T) {
 	big := `"` + strings.Repeat("x", 8<<20) + `"`
 	start := time.Now()
 	code, stdout, stderr := runTool(t, strings.NewReader(big), "send", sock, "big", "--timeout", "1s")
-	if code != exitFailure || stdout != "" || !strings.Contains(stderr, "message(s)") || !strings.Contains(stderr, "were not written") ||
+	if code != exitFailure || stdout != "" || !strings.Contains(stderr, "queued bytes were not written") ||
 		strings.Count(stderr, "\n") != 1 {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
