@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -223,10 +222,3 @@ func isBadSocketPath(err error) bool {
 // maxMessage bounds a message read from stdin: a frame larger than the
 // peers' default limit would be refused by them anyway.
 const maxMessage = message.DefaultMaxFrameSize
-
-// trimmed is an error without the library's "socketipc: " prefix, for the
-// middle of a line.
-type trimmed struct{ error }
-
-func (t trimmed) Error() string { return strings.TrimPrefix(t.error.Error(), "socketipc: ") }
-func (t trimmed) Unwrap() error { return t.error }
