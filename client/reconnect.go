@@ -24,6 +24,7 @@ func (c *Client) run() {
 		if err == nil {
 			if err = endpoint.AllowPeer(nc.(*net.UnixConn), c.opts.AllowPeer, ErrPeerRefused); err != nil {
 				nc.Close()
+				c.e.LogRefused(err)
 			}
 		}
 		if err != nil {
@@ -40,8 +41,10 @@ func (c *Client) run() {
 		if cur == nil {
 			return
 		}
+		c.e.Opened(cur.c)
 		c.e.Post(EventConnect, cur)
 		if reconnecting {
+			c.e.Reconnected()
 			c.e.Post(EventReconnect, cur)
 		}
 		c.opts.RetryDelay.Reset()

@@ -234,6 +234,7 @@ func (s *Server) admit(nc *net.UnixConn) {
 	if err := endpoint.AllowPeer(nc, s.opts.AllowPeer, ErrPeerRefused); err != nil {
 		nc.Close()
 		// A peer can connect again and again: fold these too.
+		s.e.Refused(err)
 		s.e.ReportFolded(ErrPeerRefused, err)
 		return
 	}
@@ -265,6 +266,7 @@ func (s *Server) admit(nc *net.UnixConn) {
 		s.e.Unlock()
 		nc.Close()
 		refused := fmt.Errorf("%w: %d clients connected (MaxConnections); one more was closed at once", ErrTooManyConnections, limit)
+		s.e.Refused(refused)
 		s.e.ReportFolded(ErrTooManyConnections, refused)
 		return
 	}
@@ -272,6 +274,7 @@ func (s *Server) admit(nc *net.UnixConn) {
 	s.listClients()
 	s.conns.Add(1)
 	s.e.Unlock()
+	s.e.Opened(c)
 	s.e.Post(EventConnection, id, pub)
 	c.Run()
 }

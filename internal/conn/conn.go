@@ -140,6 +140,7 @@ type Conn struct {
 	readerID    uint64 // the reader's goroutine id, for Loop.Deliver
 	reserved    int64  // the reader's share of ReadBudget, taken before a read
 	budgetWait  budgetWaiter
+	stats       connStats // see stats.go
 }
 
 // ErrIdleTimeout: the peer sent nothing for the idle timeout.

@@ -81,6 +81,7 @@ func (c *Conn) readFailed(err error) {
 		c.Close()
 	case errors.As(err, &de):
 		de.ClientID = c.cfg.ClientID
+		c.stats.badIn.Add(1)
 		c.report(de)
 		if errors.Is(err, message.ErrFrameTooLarge) {
 			c.Abort()
@@ -104,6 +105,7 @@ func (c *Conn) handOver(frames [][]byte) {
 	arena := make([]byte, 0, total)
 	extra := 0 // what the batch holds beyond its frames: topics made for it alone
 	msgs := make([]Msg, len(frames))
+	bad := 0
 	for i, f := range frames {
 		start := len(arena)
 		arena = append(arena, f...)
@@ -113,6 +115,7 @@ func (c *Conn) handOver(frames [][]byte) {
 		topic, payload, err := c.cfg.Transcoder.SplitEnvelope(m.Frame)
 		if err != nil {
 			m.Err = m.decodeError(err)
+			bad++
 			continue
 		}
 		var uncached bool
@@ -125,6 +128,7 @@ func (c *Conn) handOver(frames [][]byte) {
 	// Count what the batch really holds: tiny frames cost more in Msg
 	// structs than in bytes, and a topic the cache does not keep is held
 	// twice more (Name and Event) while its message waits.
+	c.stats.received(len(msgs)-bad, bad, total+len(msgs)*len(c.cfg.Framing.Delimiter()))
 	n := int64(total + extra + len(msgs)*msgSize)
 	c.inflight.Add(n)
 	if b := c.cfg.ReadBudget; b != nil {

@@ -64,10 +64,12 @@ func (c *Conn) enqueue(frame []byte, shared bool, now time.Duration) error {
 	}
 	if c.queued > 0 && c.queued+len(frame) > c.cfg.MaxQueueBytes {
 		c.wantDrain = true
+		c.stats.queueFull++
 		c.mu.Unlock()
 		return message.ErrQueueFull
 	}
 	c.queued += len(frame)
+	c.stats.sentLocked(len(frame))
 	idle := !c.writing && c.queue.empty()
 	quiet := now-c.lastEnqueue >= inlineGap && c.cfg.Inline.open(now)
 	c.lastEnqueue = now

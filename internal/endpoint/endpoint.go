@@ -46,6 +46,7 @@ type Endpoint struct {
 	base   conn.Config
 	withID bool
 	typed  typedHints
+	stats  stats // see stats.go
 
 	// current is the message being delivered, set on the loop only.
 	current *conn.Msg
@@ -66,6 +67,7 @@ func New(opts Options) *Endpoint {
 		loop:      loop.New(),
 		base:      opts.Conn,
 		withID:    opts.WithClientID,
+		stats:     stats{log: opts.Logger},
 		closing:   make(chan struct{}),
 		closeDone: make(chan struct{}),
 	}
@@ -306,7 +308,7 @@ func (e *Endpoint) ConnConfig(h Hooks) conn.Config {
 	cfg.OnError = func(_ *conn.Conn, err error) { e.emitError(err) }
 	cfg.OnDrain = h.OnDrain
 	cfg.OnClose = h.OnClose
-	cfg.Ended = h.Ended
+	cfg.Ended = e.ended(h.Ended)
 	cfg.Exited = h.Exited
 	return cfg
 }
