@@ -6,7 +6,7 @@ package client
 // dropped.
 type Stats struct {
 	// MessagesIn is how many messages were received from the server
-	// (valid frames, each delivered as a message event).
+	// (valid frames read from the socket).
 	MessagesIn uint64
 	// BytesIn is the size of every frame received, valid or not,
 	// delimiters included.

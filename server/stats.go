@@ -20,7 +20,7 @@ type Stats struct {
 	BytesOut uint64
 	// ConnectionsAccepted is how many clients were accepted (one
 	// connection event each); ConnectionsOpen how many are connected now
-	// (a connection counts until its connectionClose event).
+	// (a connection counts until just before its connectionClose event).
 	ConnectionsAccepted uint64
 	ConnectionsOpen     int
 	// ConnectionsRefused is how many connections were closed as soon as
