@@ -5,7 +5,7 @@ package server
 // up every connection, those still open and those that ended.
 type Stats struct {
 	// MessagesIn is how many messages were received from clients (valid
-	// frames, each delivered as a message event).
+	// frames read from the socket).
 	MessagesIn uint64
 	// BytesIn is the size of every frame received, valid or not,
 	// delimiters included.
