@@ -269,4 +269,3 @@ func TestRequestMisuse(t *testing.T) {
 	require.ErrorIs(t, srv.Request(context.Background(), "nobody", "x", nil, nil), message.ErrBadClient)
 	assert.Zero(t, server.PendingRequests(srv))
 }
-
