@@ -139,8 +139,20 @@ func (e *Endpoint) Request(ctx context.Context, op string, target func() *conn.C
 		}
 		return c
 	}
-	env := requestEnvelope{ID: strconv.FormatUint(id, 10), Data: msg}
-	if err := e.Send(pick, RequestPrefix+topic, env, noTarget, onFull, sendErr); err != nil {
+	var env any = requestEnvelope{ID: strconv.FormatUint(id, 10), Data: msg}
+	var buf *[]byte
+	if e.base.Transcoder == message.JSON {
+		buf = getBuf()
+		if b, err := appendRequest((*buf)[:0], id, msg); err == nil {
+			*buf = b
+			env = json.RawMessage(b)
+		} // else the struct's encoding reports the error, as Send would
+	}
+	err := e.Send(pick, RequestPrefix+topic, env, noTarget, onFull, sendErr)
+	if buf != nil {
+		putBuf(buf)
+	}
+	if err != nil {
 		e.reqs.drop(id)
 		return err
 	}
@@ -168,6 +180,11 @@ func (e *Endpoint) Request(ctx context.Context, op string, target func() *conn.C
 		}
 		r = <-p.ch
 	}
+	return e.finishRequest(topic, op, r, reply)
+}
+
+// finishRequest turns a reply into Request's result.
+func (e *Endpoint) finishRequest(topic, op string, r result, reply any) error {
 	if r.remote != nil {
 		return e.Fail(&message.RemoteError{Topic: topic, Message: *r.remote})
 	}
@@ -196,19 +213,29 @@ func (e *Endpoint) route(c *conn.Conn, m *conn.Msg, id any) bool {
 	return false
 }
 
-func (e *Endpoint) completeReply(c *conn.Conn, m *conn.Msg) {
+// readEnvelope reads a request's or reply's message.
+func (e *Endpoint) readEnvelope(payload []byte) (incoming, error) {
 	var in incoming
-	if err := e.base.Transcoder.Unmarshal(m.PayloadBytes(), &in); err != nil {
+	if e.base.Transcoder == message.JSON {
+		var ok bool
+		if in.ID, in.Data, in.Error, ok = splitFields(payload); !ok {
+			return in, errors.New("not a JSON object")
+		}
+		return in, nil
+	}
+	err := e.base.Transcoder.Unmarshal(payload, &in)
+	return in, err
+}
+
+func (e *Endpoint) completeReply(c *conn.Conn, m *conn.Msg) {
+	in, err := e.readEnvelope(m.PayloadBytes())
+	if err != nil {
 		e.emitError(message.NewPayloadTypeError(m.Topic.Event, m.Topic.Name, reflect.TypeFor[incoming](), c.ID(), err))
 		return
 	}
-	var idText string
-	if json.Unmarshal(in.ID, &idText) != nil {
+	id, ok := ourID(in.ID)
+	if !ok {
 		return // not one of our ids
-	}
-	id, err := strconv.ParseUint(idText, 10, 64)
-	if err != nil {
-		return
 	}
 	p := e.reqs.take(id, c)
 	if p == nil {
@@ -239,8 +266,7 @@ func remoteText(raw json.RawMessage) string {
 func (e *Endpoint) serveRequest(c *conn.Conn, m *conn.Msg, id any) {
 	event := m.Topic.Event
 	if e.em.ListenerCount(event) == 0 {
-		var in incoming
-		if e.base.Transcoder.Unmarshal(m.PayloadBytes(), &in) == nil && len(in.ID) > 0 {
+		if in, err := e.readEnvelope(m.PayloadBytes()); err == nil && len(in.ID) > 0 {
 			topic := m.Topic.Name[len(RequestPrefix):]
 			r := &responder{e: e, c: c, id: in.ID, topic: topic}
 			if err := r.send(nil, fmt.Errorf("no handler for request topic %q", topic)); err != nil {
@@ -272,8 +298,8 @@ func Handle[Req, Resp any](e *Endpoint, topic string, fn func(ctx context.Contex
 		if m == nil || c == nil || !sameBytes(m.PayloadBytes(), raw) {
 			return // an application's Emit of the event: no request to answer
 		}
-		var in incoming
-		if err := e.base.Transcoder.Unmarshal(raw, &in); err != nil || len(in.ID) == 0 {
+		in, err := e.readEnvelope(raw)
+		if err != nil || len(in.ID) == 0 {
 			if err == nil {
 				err = errors.New("no id")
 			}
@@ -356,6 +382,23 @@ func (r *responder) answer(resp any, err error) {
 }
 
 func (r *responder) send(resp any, failure error) error {
+	if r.e.base.Transcoder == message.JSON {
+		buf := getBuf()
+		defer putBuf(buf)
+		var b []byte
+		var err error
+		if failure != nil {
+			b = appendFailure((*buf)[:0], r.id, errtext.Cause(failure))
+		} else if b, err = appendReply((*buf)[:0], r.id, resp); err != nil {
+			// The peer is waiting: tell it why no result comes.
+			b = appendFailure((*buf)[:0], r.id, "reply could not be encoded: "+errtext.Cause(err))
+		}
+		*buf = b
+		if qerr := r.e.EncodeFrame(ReplyTopic, json.RawMessage(b), r.c.Enqueue); qerr != nil || err != nil {
+			return &message.SendError{Topic: ReplyTopic, Message: resp, ClientID: r.c.ID(), Err: errors.Join(err, qerr)}
+		}
+		return nil
+	}
 	var env any = replyEnvelope{ID: r.id, Data: resp}
 	if failure != nil {
 		env = failureEnvelope{ID: r.id, Error: wireError{Message: errtext.Cause(failure)}}
