@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -248,10 +247,6 @@ func (e *Endpoint) completeReply(c *conn.Conn, m *conn.Msg) {
 		r.remote = &text
 	}
 	p.ch <- r
-	// Let the caller run now, on this processor, rather than after this
-	// goroutine's next read and wait (two system calls) or on another
-	// processor woken for it.
-	runtime.Gosched()
 }
 
 // remoteText is a failure's text: its message, or a plain string as a Node
