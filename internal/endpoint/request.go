@@ -13,6 +13,7 @@ import (
 
 	"github.com/socketipc/socketipc/emitter"
 	"github.com/socketipc/socketipc/internal/conn"
+	"github.com/socketipc/socketipc/internal/errfold"
 	"github.com/socketipc/socketipc/internal/errtext"
 	"github.com/socketipc/socketipc/message"
 )
@@ -120,14 +121,14 @@ func (e *Endpoint) Request(ctx context.Context, op string, target func() *conn.C
 	noTarget error, onFull func(*conn.Conn, error) error, sendErr func(error) error) error {
 	if reply != nil {
 		if rv := reflect.ValueOf(reply); rv.Kind() != reflect.Pointer || rv.IsNil() {
-			return e.Fail(errtext.Wrap(op, fmt.Errorf("reply must be a non-nil pointer or nil, not %T", reply)))
+			return e.failRequest(errtext.Wrap(op, fmt.Errorf("reply must be a non-nil pointer or nil, not %T", reply)))
 		}
 	}
 	if e.loop.OnLoop() {
-		return e.Fail(errtext.Wrap(op, message.ErrRequestOnLoop))
+		return e.failRequest(errtext.Wrap(op, message.ErrRequestOnLoop))
 	}
 	if err := ctx.Err(); err != nil {
-		return e.Fail(errtext.Wrap(op, err))
+		return e.failRequest(errtext.Wrap(op, err))
 	}
 	id := e.reqs.next.Add(1)
 	p := &pending{ch: make(chan result, 1)}
@@ -161,22 +162,22 @@ func (e *Endpoint) Request(ctx context.Context, op string, target func() *conn.C
 	case r = <-p.ch:
 	case <-ctx.Done():
 		if e.reqs.drop(id) {
-			return e.Fail(errtext.Wrap(op, ctx.Err()))
+			return e.failRequest(errtext.Wrap(op, ctx.Err()))
 		}
 		r = <-p.ch // completed meanwhile: its result is on its way
 	case <-p.c.Closing():
 		if e.reqs.drop(id) {
-			return e.Fail(errtext.Wrap(op, message.ErrRequestInterrupted))
+			return e.failRequest(errtext.Wrap(op, message.ErrRequestInterrupted))
 		}
 		r = <-p.ch
 	case <-p.c.Stopped():
 		if e.reqs.drop(id) {
-			return e.Fail(errtext.Wrap(op, message.ErrRequestInterrupted))
+			return e.failRequest(errtext.Wrap(op, message.ErrRequestInterrupted))
 		}
 		r = <-p.ch
 	case <-e.closing:
 		if e.reqs.drop(id) {
-			return e.Fail(errtext.Wrap(op, message.ErrRequestInterrupted))
+			return e.failRequest(errtext.Wrap(op, message.ErrRequestInterrupted))
 		}
 		r = <-p.ch
 	}
@@ -186,16 +187,37 @@ func (e *Endpoint) Request(ctx context.Context, op string, target func() *conn.C
 // finishRequest turns a reply into Request's result.
 func (e *Endpoint) finishRequest(topic, op string, r result, reply any) error {
 	if r.remote != nil {
-		return e.Fail(&message.RemoteError{Topic: topic, Message: *r.remote})
+		return e.failRequest(&message.RemoteError{Topic: topic, Message: *r.remote})
 	}
 	if reply == nil || len(r.data) == 0 {
 		return nil
 	}
 	if err := e.base.Transcoder.Unmarshal(r.data, reply); err != nil {
-		return e.Fail(errtext.Wrap(op+": reply", err))
+		return e.failRequest(errtext.Wrap(op+": reply", err))
 	}
 	return nil
 }
+
+// failRequest returns and emits a failed request's error, as Fail does,
+// folding the events of failures of one kind that pile up on the loop (a
+// loop of requests with an ended ctx, thousands timing out at once).
+func (e *Endpoint) failRequest(err error) error {
+	kind := errRemoteKind
+	for _, k := range []error{context.Canceled, context.DeadlineExceeded, message.ErrRequestInterrupted, message.ErrRequestOnLoop} {
+		if errors.Is(err, k) {
+			kind = k
+			break
+		}
+	}
+	var re *message.RemoteError
+	if kind == errRemoteKind && !errors.As(err, &re) {
+		return e.Fail(err)
+	}
+	e.errors.Post(errfold.Key{Kind: kind}, err, e.loop.Post, e.emitReturned)
+	return err
+}
+
+var errRemoteKind = errors.New("remote error")
 
 // route takes the frames of the request/reply convention out of delivery
 // (on the loop): a reply completes its request, a request goes to its
