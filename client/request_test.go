@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/socketipc/socketipc/client"
 	"github.com/socketipc/socketipc/internal/testkit/leakcheck"
 	"github.com/socketipc/socketipc/internal/testkit/testsock"
+	"github.com/socketipc/socketipc/message"
 	"github.com/socketipc/socketipc/server"
 )
 
@@ -55,5 +57,44 @@ func TestRequestConcurrent(t *testing.T) {
 	}
 	for _, cli := range clis {
 		assert.Zero(t, client.PendingRequests(cli))
+	}
+}
+
+// A reply never overtakes the messages that arrived before it: when Request
+// returns, the listeners of every earlier message have run, even when they
+// came in the same read.
+func TestRequestReplyAfterEarlierListeners(t *testing.T) {
+	leakcheck.Check(t)
+	path := testsock.Path(t)
+	raw := listenRaw(t, path)
+	cli := newClient(t, client.Options{SocketFile: path})
+	seen := 0 // written by the listener, read by the caller after Request
+	cli.On("message.note", func() { seen++ })
+	require.NoError(t, cli.Connect())
+	c := raw.accept()
+	ctx, cancel := context.WithTimeout(context.Background(), guard)
+	defer cancel()
+	require.NoError(t, cli.WaitConnected(ctx))
+	for i := range 20 {
+		done := make(chan error, 1)
+		go func() { done <- cli.Request(ctx, "q", i, nil) }()
+		fr := message.NewFrameReader(c, message.Framing{}, 0)
+		var frames [][]byte
+		for len(frames) == 0 {
+			var err error
+			frames, err = fr.Next()
+			require.NoError(t, err)
+		}
+		var req struct{ Message struct{ ID string } }
+		require.NoError(t, json.Unmarshal(frames[0], &req))
+		var burst []byte
+		for range 50 {
+			burst = append(burst, frame("note", nil)...)
+		}
+		burst = append(burst, rawFrame(fmt.Sprintf(`{"topic":"$res","message":{"id":%q,"data":1}}`, req.Message.ID))...)
+		_, err := c.Write(burst)
+		require.NoError(t, err)
+		require.NoError(t, <-done)
+		assert.Equal(t, 50*(i+1), seen, "request %d returned before the listeners of earlier messages ran", i)
 	}
 }
