@@ -269,3 +269,34 @@ func TestRequestMisuse(t *testing.T) {
 	require.ErrorIs(t, srv.Request(context.Background(), "nobody", "x", nil, nil), message.ErrBadClient)
 	assert.Zero(t, server.PendingRequests(srv))
 }
+
+// A handler that panics answers with a failure, and the panic is reported
+// on "error"; a handler's ctx is done once the caller's connection ends.
+func TestRequestHandlerPanicAndContext(t *testing.T) {
+	leakcheck.Check(t)
+	srv, log := startServer(t, server.Options{})
+	server.Handle(srv, "boom", func(ctx context.Context, _ any, _ string) (any, error) { panic("kaboom") })
+	ctxs := make(chan context.Context, 1)
+	server.Handle(srv, "keep", func(ctx context.Context, _ any, _ string) (any, error) {
+		ctxs <- ctx
+		return nil, nil
+	})
+	cli, _, _ := connectClient(t, log, srv.SocketFile())
+
+	err := cli.Request(context.Background(), "boom", nil, nil)
+	var re *message.RemoteError
+	require.ErrorAs(t, err, &re)
+	assert.Equal(t, `handler of "boom" panicked`, re.Message)
+	assert.Contains(t, waitError(t, log).Error(), "kaboom")
+
+	require.NoError(t, cli.Request(context.Background(), "keep", nil, nil))
+	ctx := receive(t, ctxs)
+	require.NoError(t, ctx.Err())
+	require.NoError(t, cli.Close())
+	select {
+	case <-ctx.Done():
+	case <-time.After(eventlog.Timeout):
+		t.Fatal("the handler's ctx is not done after its connection ended")
+	}
+	assert.ErrorIs(t, ctx.Err(), context.Canceled)
+}
