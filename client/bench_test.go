@@ -1,6 +1,7 @@
 package client_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -190,5 +191,38 @@ func BenchmarkRoundTrip(b *testing.B) {
 	b.StopTimer()
 	if err := errs.get(); err != nil {
 		b.Fatal(err)
+	}
+}
+
+// BenchmarkRequest: round trips of Client.Request from one waiting
+// goroutine (scripts/bench S3r), the server echoing with server.Handle.
+func BenchmarkRequest(b *testing.B) {
+	payloads, _ := benchPayloads(b, 1024)
+	var errs errBox
+	path := testsock.Path(b)
+	srv, err := server.New(server.Options{SocketFile: path})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Close()
+	srv.On("error", func(err error) { errs.set(err) })
+	server.Handle(srv, "hello", func(_ context.Context, msg json.RawMessage, _ string) (json.RawMessage, error) { return msg, nil })
+	if err := srv.Listen(); err != nil {
+		b.Fatal(err)
+	}
+	cli, connected := newBenchClient(b, path, &errs)
+	defer cli.Close()
+	if err := cli.Connect(); err != nil {
+		b.Fatal(err)
+	}
+	waitFor(b, connected, "connect", &errs)
+	ctx := context.Background()
+	var reply json.RawMessage
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if err := cli.Request(ctx, "hello", payloads[i%len(payloads)], &reply); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -32,7 +32,7 @@ type Stats struct {
 	// (*message.DecodeError: malformed, or over MaxFrameSize).
 	DecodeErrors uint64
 	// RequestsInFlight is how many requests are waiting for their reply
-	// (0 until the client sends requests).
+	// (sent by this client).
 	RequestsInFlight int
 }
 

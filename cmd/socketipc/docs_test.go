@@ -70,8 +70,8 @@ var clientIDs = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][
 // temporary socket instead of /tmp/app.sock.
 func TestDocsSessions(t *testing.T) {
 	sessions := docsSessions(t)
-	if len(sessions) != 3 {
-		t.Fatalf("found %d sessions in %q of docs/USAGE.md, want 3", len(sessions), docsSection)
+	if len(sessions) != 4 {
+		t.Fatalf("found %d sessions in %q of docs/USAGE.md, want 4", len(sessions), docsSection)
 	}
 	for i, s := range sessions {
 		sock := testsock.Path(t)

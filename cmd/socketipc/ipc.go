@@ -5,6 +5,7 @@ package main
 // change of the library's API here alone.
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -135,8 +136,8 @@ func startClient(e endpoint, retry time.Duration, h clientHooks) (*ipcClient, er
 		var sendErr *message.SendError
 		switch {
 		case closing:
-		case errors.As(err, &sendErr):
-			// Send returned it too; send reports it from there.
+		case errors.As(err, &sendErr), isRequestError(err):
+			// Send or Request returned it too; it is reported from there.
 		case errors.Is(err, client.ErrGaveUp):
 			// never{} after a disconnect, which hooks.disconnect reported.
 		default:
@@ -185,6 +186,33 @@ func (c *ipcClient) send(topic string, payload []byte) error {
 			return err
 		}
 	}
+}
+
+// request sends a request whose payload is JSON text and returns the
+// reply's JSON text ("null" when the peer sent none).
+func (c *ipcClient) request(ctx context.Context, topic string, payload []byte) (json.RawMessage, error) {
+	var reply json.RawMessage
+	err := c.cli.Request(ctx, topic, json.RawMessage(payload), &reply)
+	if err == nil && len(reply) == 0 {
+		reply = json.RawMessage("null")
+	}
+	return reply, err
+}
+
+// remoteError returns the text of a failure reply, if err is one.
+func remoteError(err error) (string, bool) {
+	var re *message.RemoteError
+	if errors.As(err, &re) {
+		return re.Message, true
+	}
+	return "", false
+}
+
+// isRequestError tells the errors that Request returns itself.
+func isRequestError(err error) bool {
+	_, remote := remoteError(err)
+	return remote || errors.Is(err, message.ErrRequestInterrupted) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
 }
 
 // closeWritten closes the client and reports whether everything send

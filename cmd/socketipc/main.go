@@ -1,11 +1,12 @@
 // Command socketipc talks to socketipc and Node socket-ipc apps from a shell:
 // it listens on a socket file and prints what clients send, sends one
-// message to a server, or holds a conversation with a server through stdin
+// message or one request to a server, or holds a conversation with a server through stdin
 // and stdout. Messages are JSON lines on stdout; everything else goes to
 // stderr.
 //
 //	socketipc listen  [flags] SOCKET
 //	socketipc send    [flags] SOCKET TOPIC [JSON]
+//	socketipc request [flags] SOCKET TOPIC [JSON]
 //	socketipc connect [flags] SOCKET
 //
 // Exit status: 0 done, 1 failure, 2 usage error. Run "socketipc COMMAND
@@ -55,6 +56,7 @@ type command struct {
 var commands = []command{
 	{"listen", listenUsage, runListen},
 	{"send", sendUsage, runSend},
+	{"request", requestUsage, runRequest},
 	{"connect", connectUsage, runConnect},
 }
 
@@ -63,6 +65,8 @@ const topUsage = `socketipc talks to socketipc and Node socket-ipc apps over a U
 Usage:
   socketipc listen  [flags] SOCKET              be a server: print each message received
   socketipc send    [flags] SOCKET TOPIC [JSON] be a client: send one message
+  socketipc request [flags] SOCKET TOPIC [JSON] be a client: send one request,
+                                                print the reply
   socketipc connect [flags] SOCKET              be a client: send JSON lines from stdin,
                                                 print the messages received
   socketipc help [COMMAND]                      this text, or a command's

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"testing"
 
 	"github.com/socketipc/socketipc/internal/testkit/nodepeer"
@@ -162,5 +163,27 @@ func jsonEqual(t *testing.T, got, want string) {
 	wb, _ := json.Marshal(w)
 	if !bytes.Equal(gb, wb) {
 		t.Fatalf("got %s, want %s", got, want)
+	}
+}
+
+// request asks a Node server that answers by the convention (test/node's
+// reqres.js), both socket-ipc versions.
+func TestRequestToNodeServer(t *testing.T) {
+	for _, v := range nodeVersions {
+		t.Run(v.name, func(t *testing.T) {
+			sock := nodepeer.TempSocket(t)
+			node := startNodeServer(t, sock, v.args)
+			node.Do(t, map[string]any{"cmd": "answer", "handlers": map[string]string{"echo": "echo", "fail": "fail"}})
+			const msg = `{"name":"gopher","n":[1,2.5,null],"s":"é 🙂"}`
+			code, stdout, stderr := runTool(t, nil, append([]string{"request", sock, "echo", msg}, v.args...)...)
+			if code != exitOK || stderr != "" {
+				t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+			}
+			jsonEqual(t, strings.TrimSuffix(stdout, "\n"), msg)
+			code, stdout, stderr = runTool(t, nil, append([]string{"request", sock, "fail", `"node says no"`}, v.args...)...)
+			if code != exitFailure || stdout != "" || stderr != "socketipc request: the server answered \"fail\" with an error: node says no\n" {
+				t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+			}
+		})
 	}
 }

@@ -45,24 +45,9 @@ func runSend(ctx context.Context, t *term, args []string) int {
 		return t.usageError("want SOCKET TOPIC [JSON], got %d operands", len(operands))
 	}
 	socket, topic := operands[0], operands[1]
-	if topic == "" {
-		return t.usageError("TOPIC is empty")
-	}
-	var payload []byte
-	if len(operands) == 3 && operands[2] != "-" {
-		payload = []byte(operands[2])
-	} else {
-		var err error
-		if payload, err = io.ReadAll(io.LimitReader(t.stdin, maxMessage+1)); err != nil {
-			t.errorf("reading the message from stdin: %v", err)
-			return exitFailure
-		}
-		if len(payload) > maxMessage {
-			return t.usageError("the message on stdin is larger than %d bytes", maxMessage)
-		}
-	}
-	if err := checkJSON(payload); err != nil {
-		return t.usageError("the message is not valid JSON: %v", err)
+	payload, code, ok := readMessage(t, operands)
+	if !ok {
+		return code
 	}
 
 	timeout := f.timeout
@@ -85,6 +70,31 @@ func runSend(ctx context.Context, t *term, args []string) int {
 		return exitFailure
 	}
 	return exitOK
+}
+
+// readMessage checks the TOPIC operand and returns the message: the JSON
+// operand, or stdin's whole content when it is absent or "-". On a failure
+// it reports it and returns the exit status (ok false).
+func readMessage(t *term, operands []string) (payload []byte, code int, ok bool) {
+	if operands[1] == "" {
+		return nil, t.usageError("TOPIC is empty"), false
+	}
+	if len(operands) == 3 && operands[2] != "-" {
+		payload = []byte(operands[2])
+	} else {
+		var err error
+		if payload, err = io.ReadAll(io.LimitReader(t.stdin, maxMessage+1)); err != nil {
+			t.errorf("reading the message from stdin: %v", err)
+			return nil, exitFailure, false
+		}
+		if len(payload) > maxMessage {
+			return nil, t.usageError("the message on stdin is larger than %d bytes", maxMessage), false
+		}
+	}
+	if err := checkJSON(payload); err != nil {
+		return nil, t.usageError("the message is not valid JSON: %v", err), false
+	}
+	return payload, 0, true
 }
 
 // checkJSON says why b is not one JSON text, if it is not.

@@ -9,6 +9,9 @@
 //   - The host sends each registered plugin "job" messages it can do (the Go
 //     plugin: upper, reverse; the Node plugin: sum, wordcount) and prints the
 //     "result" answers.
+//   - Right after hello, the host asks the plugin for its status with a
+//     request (server.Request; the plugins answer with client.Handle, or
+//     in Node with a few lines following the $req/$res convention).
 //   - When a plugin's connection ends ("connectionClose"), the host drops it
 //     from the registry and queues its unanswered jobs again; when its
 //     process exits, the host starts a new one, which says hello and gets
@@ -129,6 +132,10 @@ type (
 		Output json.RawMessage `json:"output"`
 		Error  string          `json:"error"`
 	}
+	status struct {
+		Runtime string `json:"runtime"`
+		Jobs    int    `json:"jobs"`
+	}
 )
 
 // samples are inputs for each kind of job.
@@ -192,6 +199,7 @@ type host struct {
 
 	stop    chan struct{} // closed when the host starts shutting down
 	waiters sync.WaitGroup
+	asks    sync.WaitGroup // status requests in flight
 }
 
 func run(ctx context.Context, cfg config, out io.Writer) error {
@@ -312,6 +320,10 @@ func (h *host) listen() {
 		p.say("host: %v registered: client %s, pid %d (the kernel says %s), can do %s",
 			pl, short(clientID), hi.PID, kernel, strings.Join(hi.Capabilities, ", "))
 		h.dispatchTo(clientID) // at once, starting with any jobs left over by a dead plugin
+		// A request waits for its reply, which this very loop delivers: ask
+		// from another goroutine.
+		h.asks.Add(1)
+		go h.askStatus(clientID, pl.String())
 	})
 	srv.On("message.result", func(r result, clientID string) {
 		h.mu.Lock()
@@ -385,6 +397,20 @@ func (h *host) listen() {
 		}
 	})
 	srv.On("close", func() { p.say("host: server closed") })
+}
+
+// askStatus asks a plugin for its status: a request, answered by the
+// plugin's "status" handler.
+func (h *host) askStatus(clientID, name string) {
+	defer h.asks.Done()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	var st status
+	if err := h.srv.Request(ctx, clientID, "status", nil, &st); err != nil {
+		h.p.say("host: %s status request failed: %v", name, err)
+		return
+	}
+	h.p.say("host: %s status (a request): runtime %s, %d jobs done", name, st.Runtime, st.Jobs)
 }
 
 // dispatch sends each registered plugin one job.
@@ -602,6 +628,7 @@ func (h *host) shutdown() {
 		}
 	}
 	h.srv.Close()
+	h.asks.Wait() // Close ended any request still waiting
 	h.p.say("host: done")
 }
 

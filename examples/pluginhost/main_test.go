@@ -136,6 +136,7 @@ func TestPluginHost(t *testing.T) {
 	patterns := []string{
 		`host: go-plugin #1 registered: client [0-9a-f]{8}, pid (\d+) \(the kernel says (\d+)\), can do upper, reverse`,
 		`host: job \d+ (upper|reverse)\(.*\) = ".*" from go-plugin #1 `,
+		`host: go-plugin #1 status \(a request\): runtime go\S+, \d+ jobs done`,
 		`host: go-plugin #1 has answered 2 jobs; killing it \(SIGKILL`,
 		`host: go-plugin #1 is gone \(its connection closed\)`,
 		`host: go-plugin #1 \(pid \d+\) exited \(signal: killed\); restarting it`,
@@ -152,6 +153,7 @@ func TestPluginHost(t *testing.T) {
 		patterns = append(patterns,
 			`host: node-plugin #1 registered: client [0-9a-f]{8}, pid \d+ \(the kernel says \d+\), can do sum, wordcount`,
 			`host: job \d+ (sum|wordcount)\(.*\) = -?[0-9.]+ from node-plugin #1 `,
+			`host: node-plugin #1 status \(a request\): runtime node v\S+, \d+ jobs done`,
 			`node-plugin #1 \| did 3 jobs, retiring; bye`,
 			`host: node-plugin #1 is gone \(its connection closed\)`,
 			`host: node-plugin #1 \(pid \d+\) exited \(exit status 0\); restarting it`,
@@ -198,6 +200,7 @@ func TestPluginHostWithoutNode(t *testing.T) {
 		`host: NOT starting the Node plugin: Node.js \(/nonexistent/node\) is not installed`,
 		"run scripts/test, or `cd test/node && npm ci`",
 		`host: job \d+ (upper|reverse)\(.*\) = ".*" from go-plugin #1 `,
+		`host: go-plugin #1 status \(a request\): runtime go\S+, \d+ jobs done`,
 	)
 	assert.NotContains(t, text, "node-plugin")
 	assert.NotContains(t, text, "killing")

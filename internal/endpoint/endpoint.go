@@ -48,8 +48,11 @@ type Endpoint struct {
 	typed  typedHints
 	stats  stats // see stats.go
 
-	// current is the message being delivered, set on the loop only.
-	current *conn.Msg
+	// current is the message being delivered, set on the loop only;
+	// currentConn its connection, while a request handler runs.
+	current     *conn.Msg
+	currentConn *conn.Conn
+	reqs        requests
 
 	mu        sync.Mutex
 	started   bool
@@ -332,6 +335,10 @@ func (e *Endpoint) deliver(c *conn.Conn, guard *conn.FrameGuard, msgs []conn.Msg
 			continue
 		}
 		run = 0
+		if t := m.Topic.Name; t != "" && t[0] == '$' && e.route(c, m, id) {
+			m.Delivered()
+			continue
+		}
 		e.current = m
 		if e.withID {
 			e.em.Emit("message", m, m.Topic.Boxed, id)

@@ -14,7 +14,6 @@ type stats struct {
 	conns      conn.Tally
 	refused    atomic.Uint64
 	reconnects atomic.Uint64
-	requests   atomic.Int64
 	log        *slog.Logger // nil: slog.Default()
 }
 
@@ -42,15 +41,9 @@ func (e *Endpoint) Stats() Snapshot {
 		Open:             live,
 		Refused:          e.stats.refused.Load(),
 		Reconnects:       e.stats.reconnects.Load(),
-		RequestsInFlight: int(max(e.stats.requests.Load(), 0)),
+		RequestsInFlight: e.PendingRequests(),
 	}
 }
-
-// RequestBegun and RequestEnded keep the count of requests in flight
-// (Stats' RequestsInFlight): whoever starts a request calls RequestBegun
-// once, and RequestEnded once when it ends, however it ends.
-func (e *Endpoint) RequestBegun() { e.stats.requests.Add(1) }
-func (e *Endpoint) RequestEnded() { e.stats.requests.Add(-1) }
 
 // Opened counts c as the owner's and logs it: the owner calls it once c is
 // its own, before announcing it (so a listener of that event sees it in

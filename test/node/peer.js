@@ -291,6 +291,20 @@ process.on('unhandledRejection', (err) => {
 });
 
 // ---------------------------------------------------------------------------------------------
+// Request/reply by the convention of reqres.js (what docs/ADVANCED.md shows).
+
+const reqres = require('./reqres.js');
+const handlerKinds = {
+    echo: (data) => data,
+    fail: (data) => { throw new Error(String(data)); },
+    slow: (data) => new Promise((resolve) => setTimeout(() => resolve(data), 50)),
+    silent: () => new Promise(() => {}), // never answers
+};
+const answering = {}; // topic -> handler, shared by every `answer` command
+let answerInstalled = false;
+let request = null;
+
+// ---------------------------------------------------------------------------------------------
 // Commands.
 
 function need(cmd, key, type) {
@@ -431,6 +445,26 @@ const commands = {
             out(quietReport(t, st));
         }
         return {topics: topics.length};
+    },
+    answer(cmd) {
+        const handlers = cmd.handlers || {};
+        for (const topic of Object.keys(handlers)) {
+            const fn = handlerKinds[handlers[topic]];
+            if (!fn) throw new Error(`unknown handler kind: ${handlers[topic]}`);
+            answering[topic] = fn;
+        }
+        if (!answerInstalled) {
+            answerInstalled = true;
+            reqres.answerRequests(node, answering);
+        }
+    },
+    request(cmd) {
+        if (!request) request = reqres.requester(node);
+        const topic = need(cmd, 'topic', 'string');
+        const id = cmd.id;
+        request(topic, cmd.data, cmd.clientId, cmd.timeoutMs === undefined ? 5000 : cmd.timeoutMs).then(
+            (data) => out(Object.assign({event: 'reply', id}, describeMessage(data, 'data'))),
+            (err) => out({event: 'replyError', id, error: String(err.message)}));
     },
     ping(cmd) {
         return {};

@@ -11,6 +11,7 @@
 //	plugin -> host  hello   {"name":"go-plugin","capabilities":["upper","reverse"],"pid":1234}
 //	host -> plugin  job     {"id":7,"op":"upper","input":"socket files"}
 //	plugin -> host  result  {"id":7,"output":"SOCKET FILES"}   (or {"id":7,"error":"..."})
+//	host -> plugin  request "status", answered with {"runtime":"go1.x","jobs":3}
 //	host -> plugin  shutdown
 //
 // It says hello again after every reconnect, since the host forgets a
@@ -20,6 +21,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -27,6 +29,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -56,6 +59,12 @@ type Result struct {
 	ID     int    `json:"id"`
 	Output any    `json:"output,omitempty"`
 	Error  string `json:"error,omitempty"`
+}
+
+// Status answers the host's "status" request.
+type Status struct {
+	Runtime string `json:"runtime"`
+	Jobs    int    `json:"jobs"`
 }
 
 var ops = map[string]func(string) string{
@@ -119,6 +128,11 @@ func main() {
 		if *maxJobs > 0 && done >= *maxJobs {
 			stop(fmt.Sprintf("did %d jobs, retiring", done))
 		}
+	})
+	// The host's requests: the handler runs on the event loop, as the
+	// listeners do, so it reads done without a lock.
+	client.Handle(cli, "status", func(ctx context.Context, _ any) (Status, error) {
+		return Status{Runtime: runtime.Version(), Jobs: done}, nil
 	})
 	cli.On("message.shutdown", func() { stop("the host says shut down") })
 	cli.On("error", func(err error) {

@@ -15,6 +15,7 @@
  *   plugin -> host  hello   {"topic":"hello","message":{"name":"node-plugin","capabilities":["sum","wordcount"],"pid":1234}}
  *   host -> plugin  job     {"id":8,"op":"sum","input":[1,2,3]}
  *   plugin -> host  result  {"id":8,"output":6}   (or {"id":8,"error":"..."})
+ *   host -> plugin  request "status", answered with {"runtime":"node v20...","jobs":3}
  *   host -> plugin  shutdown
  *
  * It exits on "shutdown", when its stdin closes (the host went away), on SIGINT/SIGTERM, or
@@ -98,6 +99,19 @@ client.on('message.job', (job) => {
     done++;
     if (maxJobs > 0 && done >= maxJobs) {
         quit(`did ${done} jobs, retiring`);
+    }
+});
+// The host's requests follow socketipc's convention (docs/ADVANCED.md): a request comes as topic
+// "$req.<topic>" with {id, data}; the answer goes back on "$res" with the same id and the result
+// as data (or {error: {message}}). This plugin answers "status" and no other.
+client.on('message', (msg, topic) => {
+    if (!topic.startsWith('$req.')) {
+        return;
+    }
+    if (topic === '$req.status') {
+        client.send('$res', {id: msg.id, data: {runtime: `node ${process.version}`, jobs: done}});
+    } else {
+        client.send('$res', {id: msg.id, error: {message: `node-plugin does not answer ${topic.slice(5)}`}});
     }
 });
 client.on('message.shutdown', () => quit('the host says shut down'));

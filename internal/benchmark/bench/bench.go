@@ -4,7 +4,7 @@
 //
 // A peer is started as
 //
-//	<peer> server|client -scenario s1|s2|s3|s4|s4b|s4c -socket PATH -n N [-clients K] [-warmup W] [-cpuprofile FILE]
+//	<peer> server|client -scenario s1|s2|s3|s3r|s4|s4b|s4c -socket PATH -n N [-clients K] [-warmup W] [-cpuprofile FILE]
 //
 // A server prints {"event":"ready"} once it listens. Each side prints one
 // {"event":"result",...} line when done and exits 0; any failure (a message
@@ -39,7 +39,7 @@ const RandLen = 32
 // Args is a peer's command line.
 type Args struct {
 	Role       string // "server" or "client"
-	Scenario   string // "s1", "s2", "s3"; "s4", "s4b", "s4c" (orders: see Order)
+	Scenario   string // "s1", "s2", "s3", "s3r" (request/reply); "s4", "s4b", "s4c" (orders: see Order)
 	Socket     string
 	N          int // messages (S1, S2, S4) or measured round trips (S3)
 	Clients    int // S2
@@ -55,7 +55,7 @@ func Parse() Args {
 	}
 	a := Args{Role: os.Args[1]}
 	fs := flag.NewFlagSet(os.Args[0]+" "+a.Role, flag.ExitOnError)
-	fs.StringVar(&a.Scenario, "scenario", "", "s1, s2, s3, s4, s4b or s4c")
+	fs.StringVar(&a.Scenario, "scenario", "", "s1, s2, s3, s3r, s4, s4b or s4c")
 	fs.StringVar(&a.Socket, "socket", "", "socket file")
 	fs.IntVar(&a.N, "n", 0, "messages (S1, S2) or measured round trips (S3)")
 	fs.IntVar(&a.Clients, "clients", 8, "clients (S2)")
@@ -64,7 +64,7 @@ func Parse() Args {
 	fs.StringVar(&a.Listener, "listener", "raw", "message parameter type of the library's listeners: raw (json.RawMessage), string or any")
 	_ = fs.Parse(os.Args[2:])
 	switch {
-	case !slices.Contains([]string{"s1", "s2", "s3", "s4", "s4b", "s4c"}, a.Scenario):
+	case !slices.Contains([]string{"s1", "s2", "s3", "s3r", "s4", "s4b", "s4c"}, a.Scenario):
 		Failf("bad -scenario %q", a.Scenario)
 	case a.Socket == "":
 		Failf("-socket is required")

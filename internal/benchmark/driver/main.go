@@ -84,7 +84,7 @@ func main() {
 	flag.BoolVar(&cfg.profile, "profile", false, "profile the library in each scenario (-scenarios) instead of benchmarking")
 	flag.DurationVar(&cfg.timeout, "timeout", 3*time.Minute, "limit for one run (server and client)")
 	flag.StringVar(&impls, "impls", "lib,node,raw", "implementations to run")
-	flag.StringVar(&scenarios, "scenarios", "s1,s2,s3,s4,s4b,s4c", "scenarios to run")
+	flag.StringVar(&scenarios, "scenarios", "s1,s2,s3,s3r,s4,s4b,s4c", "scenarios to run")
 	flag.IntVar(&cfg.n1, "n1", 200_000, "S1 messages")
 	flag.IntVar(&cfg.n2, "n2", 50_000, "S2 messages broadcast")
 	flag.IntVar(&cfg.n3, "n3", 20_000, "S3 measured round trips")
@@ -174,7 +174,7 @@ func (cfg *config) peerCommand(impl, role, scenario, socket, profile string) *ex
 		args = append(args, "-n", strconv.Itoa(cfg.n1))
 	case "s2":
 		args = append(args, "-n", strconv.Itoa(cfg.n2))
-	case "s3":
+	case "s3", "s3r":
 		args = append(args, "-n", strconv.Itoa(cfg.n3), "-warmup", strconv.Itoa(cfg.warm))
 	case "s4", "s4b", "s4c":
 		args = append(args, "-n", strconv.Itoa(cfg.n4))
@@ -389,7 +389,7 @@ func (cfg *config) runOnce(impl, scenario string, rep int, profDir string) run {
 			failRun("no elapsed time")
 		}
 		r.Throughput = float64(cfg.n2) / (float64(sr.ElapsedNS) / 1e9)
-	case "s3":
+	case "s3", "s3r":
 		if sr.Echoed != cfg.n3+cfg.warm || len(cr.Latencies) != cfg.n3 {
 			failRun("server echoed %d, client measured %d round trips, want %d + %d warm-up", sr.Echoed, len(cr.Latencies), cfg.n3, cfg.warm)
 		}
@@ -400,6 +400,9 @@ func (cfg *config) runOnce(impl, scenario string, rep int, profDir string) run {
 	}
 	return r
 }
+
+// latencyScenario: a scenario measured by round-trip latency, not throughput.
+func latencyScenario(sc string) bool { return sc == "s3" || sc == "s3r" }
 
 // percentile is the nearest-rank percentile of sorted values.
 func percentile(sorted []int64, p float64) int64 {
@@ -460,7 +463,7 @@ func runBenchmarks(cfg *config) {
 }
 
 func (r run) short() string {
-	if r.Scenario == "s3" {
+	if latencyScenario(r.Scenario) {
 		return fmt.Sprintf("p50 %7.1f µs  p99 %7.1f µs", r.P50, r.P99)
 	}
 	return fmt.Sprintf("%12s msgs/s", thousands(r.Throughput))
@@ -598,6 +601,7 @@ func renderReport(cfg *config, m *machine, runs []run, dispatch []benchLine) str
 	p("Scenarios: S1 one client sends %s messages as fast as it can (throughput = N / time from the server's first receipt to its last); "+
 		"S2 the server broadcasts %s messages to %d clients (per-client throughput = N / time from the first broadcast to the last client's ack); "+
 		"S3 ping-pong, one request in flight, %s round trips measured after %s warm-up ones (round-trip time measured by the client). "+
+		"S3r the same round trips as requests from a synchronous caller (the library: one goroutine calling `Client.Request`, the server echoing with `server.Handle`; Node: a callback-based request by the same `$req`/`$res` convention, id and pending table; raw Go: S3's write-then-read on one goroutine, with no id). "+
 		"Messages: topic `hello`, payload `\"<i>:\"` + 32 random lower-case letters. The library's listeners take the payload as `%s`. "+
 		"S4 one client sends %s orders (a %d-byte object: numbers, strings, a nested object, an array of two objects, tags; `bench.Order` in internal/benchmark/bench/order.go) as encoded JSON, and the server decodes each into that Go struct (the library: a `func(bench.Order)` listener; raw Go: `encoding/json` into an envelope struct holding it; Node: its listener reads the fields of the parsed object); "+
 		"S4b the same with the server decoding into `any` (the library: `func(any)`; raw Go: `encoding/json` into `any`); S4c the same as S4 but the client sends the `bench.Order` struct, which the library and raw Go (`encoding/json`) encode (Node sends its object in all three). "+
@@ -615,6 +619,7 @@ func renderReport(cfg *config, m *machine, runs []run, dispatch []benchLine) str
 		"s1":  "S1 send " + thousands(float64(cfg.n1)),
 		"s2":  fmt.Sprintf("S2 broadcast %s to %d", thousands(float64(cfg.n2)), cfg.clients),
 		"s3":  "S3 ping-pong " + thousands(float64(cfg.n3)),
+		"s3r": "S3r request round trip " + thousands(float64(cfg.n3)),
 		"s4":  "S4 " + thousands(float64(cfg.n4)) + " orders into a struct",
 		"s4b": "S4b " + thousands(float64(cfg.n4)) + " orders into any",
 		"s4c": "S4c " + thousands(float64(cfg.n4)) + " orders sent as structs",
@@ -622,7 +627,7 @@ func renderReport(cfg *config, m *machine, runs []run, dispatch []benchLine) str
 	clientCPU := map[string]map[string]float64{} // scenario, implementation: median µs per message
 	for _, sc := range cfg.scenarios {
 		metric := func(r run) float64 { return r.Throughput }
-		if sc == "s3" {
+		if latencyScenario(sc) {
 			metric = func(r run) float64 { return r.P50 }
 		}
 		med := map[string]float64{}
@@ -635,7 +640,7 @@ func renderReport(cfg *config, m *machine, runs []run, dispatch []benchLine) str
 		switch sc {
 		case "s2":
 			perMsg = float64(cfg.n2)
-		case "s3":
+		case "s3", "s3r":
 			perMsg = float64(cfg.n3 + cfg.warm)
 		case "s4", "s4b", "s4c":
 			perMsg = float64(cfg.n4)
@@ -655,7 +660,7 @@ func renderReport(cfg *config, m *machine, runs []run, dispatch []benchLine) str
 			ccpu := summarize(collect(runs, impl, sc, func(r run) float64 { return r.ClientCPU.Seconds() * 1e6 / perMsg }))
 			clientCPU[sc][impl] = ccpu.med
 			var value, rng string
-			if sc == "s3" {
+			if latencyScenario(sc) {
 				p99 := summarize(collect(runs, impl, sc, func(r run) float64 { return r.P99 }))
 				value = fmt.Sprintf("p50 %.1f µs, p99 %.1f µs", st.med, p99.med)
 				rng = fmt.Sprintf("p50 %.1f–%.1f, p99 %.1f–%.1f", st.lo, st.hi, p99.lo, p99.hi)
@@ -670,7 +675,7 @@ func renderReport(cfg *config, m *machine, runs []run, dispatch []benchLine) str
 			ab, ac := "", ""
 			if impl == "lib" {
 				ab, ac = fmtRatio(rt.ab), fmtRatio(rt.ac)
-				if sc == "s3" {
+				if latencyScenario(sc) {
 					ab, ac = "p50 "+ab, "p50 "+ac
 				}
 			}
@@ -678,7 +683,7 @@ func renderReport(cfg *config, m *machine, runs []run, dispatch []benchLine) str
 				title, implNames[impl], value, rng, mb(int64(rss.med)), scpu.med, ccpu.med, ab, ac)
 		}
 	}
-	p("\nRatios: a/b and a/c divide the medians; for S1, S2 and S4 higher is better (throughput), for S3 lower is better (p50 latency).\n\n")
+	p("\nRatios: a/b and a/c divide the medians; for S1, S2 and S4 higher is better (throughput), for S3 and S3r lower is better (p50 latency).\n\n")
 
 	// The speed targets of docs/PERFORMANCE.md.
 	p("Targets:\n\n")
@@ -714,6 +719,8 @@ func renderReport(cfg *config, m *machine, runs []run, dispatch []benchLine) str
 	target("S2 per-client throughput ≥ 6x Node", "a/b "+fmtRatio(ratios["s2"].ab), ratios["s2"].ab >= 6, has("s2", "lib", "node"))
 	target("S2 per-client throughput ≥ 2.0x raw Go", "a/c "+fmtRatio(ratios["s2"].ac), ratios["s2"].ac >= 2, has("s2", "lib", "raw"))
 	target("S3 p50 latency ≤ 1.2x raw Go", "a/c "+fmtRatio(ratios["s3"].ac), ratios["s3"].ac <= 1.2, has("s3", "lib", "raw"))
+	target("S3r request p50 ≤ 1.3x raw Go", "a/c "+fmtRatio(ratios["s3r"].ac), ratios["s3r"].ac <= 1.3, has("s3r", "lib", "raw"))
+	target("S3r request ≥ 4x faster than Node (p50)", "a/b "+fmtRatio(ratios["s3r"].ab), ratios["s3r"].ab <= 0.25, has("s3r", "lib", "node"))
 	target("S1 server peak RSS ≤ 25 MB (worst run)", mb(int64(rssMax["s1"])), rssMax["s1"] <= 25e6, has("s1", "lib"))
 	target("S2 server peak RSS ≤ 25 MB (worst run)", mb(int64(rssMax["s2"])), rssMax["s2"] <= 25e6, has("s2", "lib"))
 	target("S4 orders into a struct: throughput ≥ 3x Node", "a/b "+fmtRatio(ratios["s4"].ab), ratios["s4"].ab >= 3, has("s4", "lib", "node"))

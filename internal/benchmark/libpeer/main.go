@@ -4,6 +4,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"strconv"
@@ -232,6 +233,20 @@ func runServer(a bench.Args) {
 		bench.Emit("ready", nil)
 		bench.Within(limit, allGone, "the client to finish")
 		result["echoed"] = seq.Next
+
+	case "s3r":
+		seq := bench.Seq{Name: "server", Max: a.Warmup + a.N}
+		total := a.Warmup + a.N
+		complete = func(string) bool { return seq.Next == total }
+		server.Handle(srv, bench.Topic, func(_ context.Context, p string, _ string) (string, error) {
+			bench.Check(seq.CheckString(p))
+			return p, nil
+		})
+		bench.StartProfile(a.CPUProfile)
+		bench.Check(srv.Listen())
+		bench.Emit("ready", nil)
+		bench.Within(limit, allGone, "the client to finish")
+		result["echoed"] = seq.Next
 	}
 	bench.Within(limit, allGone, "the clients to disconnect")
 	bench.Check(srv.Close())
@@ -395,6 +410,33 @@ func runClient(a bench.Args) {
 		}))
 		bench.Check(cli.Connect())
 		bench.Within(limit, done, "all round trips")
+		closeAll()
+		result["latencies_ns"] = lat
+
+	case "s3r":
+		// A synchronous caller: one goroutine sends each request and waits
+		// for its reply, as raw Go's write-then-read does.
+		total := a.Warmup + a.N
+		payloads := bench.Payloads(total)
+		lat := make([]int64, 0, a.N)
+		bench.StartProfile(a.CPUProfile)
+		cli := newClient(a, "client")
+		bench.Check(cli.Connect())
+		ctx, cancel := context.WithTimeout(context.Background(), limit)
+		defer cancel()
+		bench.Check(cli.WaitConnected(ctx))
+		var reply string
+		for i, p := range payloads {
+			t0 := time.Now()
+			bench.Check(cli.Request(ctx, bench.Topic, p, &reply))
+			d := time.Since(t0)
+			if reply != p {
+				bench.Failf("client: reply %d is not the request echoed", i)
+			}
+			if i >= a.Warmup {
+				lat = append(lat, d.Nanoseconds())
+			}
+		}
 		closeAll()
 		result["latencies_ns"] = lat
 	}

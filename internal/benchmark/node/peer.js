@@ -6,7 +6,7 @@
  * peers (internal/benchmark/bench): same command line, same JSON lines on stdout,
  * "FAIL: ..." on stderr and exit status 1 when anything is lost, duplicated or reordered.
  *
- *   node peer.js server|client -scenario s1|s2|s3|s4|s4b|s4c -socket PATH -n N [-clients K] [-warmup W]
+ *   node peer.js server|client -scenario s1|s2|s3|s3r|s4|s4b|s4c -socket PATH -n N [-clients K] [-warmup W]
  */
 
 'use strict';
@@ -67,7 +67,7 @@ function parseArgs(argv) {
             default: fail(`unknown flag -${name}`);
         }
     }
-    if (!['s1', 's2', 's3', 's4', 's4b', 's4c'].includes(a.scenario)) fail(`bad -scenario ${a.scenario}`);
+    if (!['s1', 's2', 's3', 's3r', 's4', 's4b', 's4c'].includes(a.scenario)) fail(`bad -scenario ${a.scenario}`);
     if (!a.socket) fail('-socket is required');
     if (!(a.n > 0)) fail('-n must be positive');
     if (!(a.clients > 0)) fail('-clients must be positive');
@@ -297,6 +297,21 @@ function runServer(a) {
             };
             break;
         }
+        case 's3r': {
+            // Answers requests by socketipc's convention (docs/ADVANCED.md): "$req.<topic>"
+            // {id, data} in, "$res" {id, data} out.
+            const seq = new Seq('server', a.warmup + a.n);
+            complete = () => seq.next === a.warmup + a.n;
+            server.on('message.$req.' + TOPIC, (msg, clientId) => {
+                seq.check(msg.data);
+                server.send('$res', {id: msg.id, data: msg.data}, clientId);
+            });
+            onAllGone = () => {
+                result.echoed = seq.next;
+                done();
+            };
+            break;
+        }
     }
     server.listen();
 }
@@ -407,6 +422,47 @@ function runClient(a) {
                 t0 = now();
                 c.client.send(TOPIC, list[seq.next]);
             });
+            c.client.connect();
+            break;
+        }
+        case 's3r': {
+            // A callback-based request, as a Node app would write one: an id, a table of
+            // pending callbacks, a "$res" listener that completes them.
+            const total = a.warmup + a.n;
+            const list = payloads(total);
+            const lat = [];
+            const pending = new Map();
+            let nextId = 0;
+            const c = newClient(a, 'client', () => {
+                result.latencies_ns = lat;
+                finish(result);
+            });
+            const request = (data, cb) => {
+                const id = String(++nextId);
+                pending.set(id, cb);
+                c.client.send('$req.' + TOPIC, {id, data});
+            };
+            c.client.on('message.$res', msg => {
+                const cb = pending.get(msg.id);
+                if (!cb) fail(`client: a reply to unknown request ${msg.id}`);
+                pending.delete(msg.id);
+                cb(msg.error, msg.data);
+            });
+            const one = i => {
+                const t0 = now();
+                request(list[i], (err, data) => {
+                    const d = now() - t0;
+                    if (err) fail(`client: request ${i} failed: ${JSON.stringify(err)}`);
+                    if (data !== list[i]) fail(`client: reply ${i} is not the request echoed`);
+                    if (i >= a.warmup) lat.push(Number(d));
+                    if (i + 1 === total) {
+                        c.close();
+                        return;
+                    }
+                    one(i + 1);
+                });
+            };
+            c.client.on('connect', () => one(0));
             c.client.connect();
             break;
         }

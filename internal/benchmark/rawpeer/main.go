@@ -235,7 +235,7 @@ func runServer(a bench.Args) {
 		result["received"] = seq.Next
 		result["elapsed_ns"] = last.Sub(first).Nanoseconds()
 
-	case "s3":
+	case "s3", "s3r": // S3r compares Request with this very write-then-read
 		bench.Emit("ready", nil)
 		c, err := ln.AcceptUnix()
 		bench.Check(err)
@@ -371,7 +371,7 @@ func runClient(a bench.Args) {
 		wg.Wait()
 		result["received"] = received
 
-	case "s3":
+	case "s3", "s3r": // S3r compares Request with this very write-then-read
 		total := a.Warmup + a.N
 		payloads := bench.Payloads(total)
 		lat := make([]int64, 0, a.N)
