@@ -48,6 +48,7 @@ type Args struct {
 	Size       int // S6, S7: payload length in bytes (see PutIndex)
 	InFlight   int // S6: messages sent and not yet echoed, at most
 	CPUProfile string
+	MemProfile string // the allocations (pprof "allocs": sampled sites, bytes and objects), written at the end
 	Listener   string // libpeer only: the listener's message type (raw, string, any)
 }
 
@@ -66,8 +67,10 @@ func Parse() Args {
 	fs.IntVar(&a.Size, "size", 1<<20, "payload bytes (S6, S7)")
 	fs.IntVar(&a.InFlight, "inflight", 8, "messages in flight, at most (S6)")
 	fs.StringVar(&a.CPUProfile, "cpuprofile", "", "write a CPU profile here")
+	fs.StringVar(&a.MemProfile, "memprofile", "", "write an allocation profile here at the end")
 	fs.StringVar(&a.Listener, "listener", "raw", "message parameter type of the library's listeners: raw (json.RawMessage), string or any")
 	_ = fs.Parse(os.Args[2:])
+	memProfile = a.MemProfile
 	switch {
 	case !slices.Contains([]string{"s1", "s2", "s3", "s4", "s4b", "s4c", "s5", "s6", "s7"}, a.Scenario):
 		Failf("bad -scenario %q", a.Scenario)
@@ -218,7 +221,11 @@ func StartProfile(path string) {
 	profMu.Unlock()
 }
 
-// StopProfile ends and writes the CPU profile, if one is running.
+// memProfile is where StopProfile writes the allocation profile, if asked.
+var memProfile string
+
+// StopProfile ends and writes the CPU profile, if one is running, and the
+// allocation profile, if one was asked for.
 func StopProfile() {
 	profMu.Lock()
 	defer profMu.Unlock()
@@ -226,6 +233,13 @@ func StopProfile() {
 		pprof.StopCPUProfile()
 		profFile.Close()
 		profFile = nil
+	}
+	if memProfile != "" {
+		if f, err := os.Create(memProfile); err == nil {
+			_ = pprof.Lookup("allocs").WriteTo(f, 0)
+			f.Close()
+		}
+		memProfile = ""
 	}
 }
 

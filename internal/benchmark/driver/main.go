@@ -201,6 +201,8 @@ type proc struct {
 	done   chan error
 }
 
+// peerCommand is a peer's command line; with profile (FILE.prof) it also
+// writes its allocations to FILE.allocs.prof.
 func (cfg *config) peerCommand(impl, role string, c runCase, socket, profile string) *exec.Cmd {
 	args := []string{role, "-scenario", c.scenario, "-socket", socket, "-n", strconv.Itoa(c.n), "-clients", strconv.Itoa(c.clients)}
 	switch c.scenario {
@@ -212,7 +214,7 @@ func (cfg *config) peerCommand(impl, role string, c runCase, socket, profile str
 		args = append(args, "-size", strconv.Itoa(c.size))
 	}
 	if profile != "" {
-		args = append(args, "-cpuprofile", profile)
+		args = append(args, "-cpuprofile", profile, "-memprofile", strings.TrimSuffix(profile, ".prof")+".allocs.prof")
 	}
 	switch impl {
 	case "lib":
@@ -969,16 +971,21 @@ func runProfiles(cfg *config) {
 				r.ServerCPU.Round(time.Millisecond), r.ClientCPU.Round(time.Millisecond))
 			for _, role := range []string{"server", "client"} {
 				profs[role] = append(profs[role], filepath.Join(runDir, sc+"-"+role+".prof"))
+				profs[role+".allocs"] = append(profs[role+".allocs"], filepath.Join(runDir, sc+"-"+role+".allocs.prof"))
 			}
 		}
-		for _, role := range []string{"server", "client"} {
+		for _, role := range []string{"server", "client", "server.allocs", "client.allocs"} {
 			// Merge the runs into one profile, then summarize it.
 			merged := filepath.Join(dir, sc+"-"+role+".prof")
 			args := append([]string{"tool", "pprof", "-proto", "-output", merged, libpeer}, profs[role]...)
 			if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
 				fatalf("go tool pprof -proto: %v\n%s", err, out)
 			}
-			out, err := exec.Command("go", "tool", "pprof", "-top", "-nodecount=25", libpeer, merged).CombinedOutput()
+			top := []string{"tool", "pprof", "-top", "-nodecount=25"}
+			if strings.HasSuffix(role, ".allocs") {
+				top = append(top, "-sample_index=alloc_space") // where the bytes were allocated
+			}
+			out, err := exec.Command("go", append(top, libpeer, merged)...).CombinedOutput()
 			if err != nil {
 				fatalf("go tool pprof %s: %v\n%s", merged, err, out)
 			}

@@ -66,7 +66,7 @@ function parseArgs(argv) {
             case 'warmup': a.warmup = parseInt(value, 10); break;
             case 'size': a.size = parseInt(value, 10); break;
             case 'inflight': a.inflight = parseInt(value, 10); break;
-            case 'cpuprofile': case 'listener': break; // Go peers only
+            case 'cpuprofile': case 'memprofile': case 'listener': break; // Go peers only
             default: fail(`unknown flag -${name}`);
         }
     }
