@@ -12,8 +12,9 @@
 // The driver prints a table of medians, ranges and ratios with the targets
 // of issues 4, 9 and 14, and writes the same between the markers of
 // docs/PERFORMANCE.md, with S7's plot beside it (s7.svg).
-// With -profile it instead runs the library in each scenario with CPU
-// profiles of both processes and prints `go tool pprof -top` of each.
+// With -profile it instead runs the library in each scenario with CPU and
+// allocation profiles of both processes and prints `go tool pprof -top` of
+// each (allocations: by bytes allocated).
 package main
 
 import (
