@@ -111,7 +111,7 @@ func main() {
 	flag.StringVar(&sizes7, "sizes7", "16,1024,65536", "S7 payload bytes (with one client)")
 	flag.IntVar(&cfg.n7, "n7", 500_000, "S7 messages per point")
 	flag.IntVar(&cfg.bytes7, "bytes7", 128<<20, "S7 payload bytes per point, at most (fewer messages for large payloads)")
-	flag.StringVar(&impls7, "impls7", "lib,raw", "implementations S7 runs (of -impls)")
+	flag.StringVar(&impls7, "impls7", "lib,node,raw", "implementations S7 runs (of -impls); its target is about the library")
 	flag.StringVar(&cfg.listener, "listener", "raw", "the library's listener parameter type: raw (json.RawMessage), string, any")
 	flag.IntVar(&cfg.benchN, "bench-n", 200_000, "messages per BenchmarkServerDispatch shape (-benchtime=Nx); 0 skips it")
 	flag.IntVar(&cfg.profileRuns, "profile-runs", 5, "with -profile: runs of each scenario, merged into one profile")

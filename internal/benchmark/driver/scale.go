@@ -142,10 +142,10 @@ func (cfg *config) describeScale() string {
 	if slices.Contains(cfg.scenarios, "s7") {
 		names := make([]string, len(cfg.impls7))
 		for i, impl := range cfg.impls7 {
-			names[i] = implNames[impl]
+			names[i] = strings.Fields(implNames[impl])[0] // "(a)"
 		}
-		fmt.Fprintf(&b, "S7 is S1 with %s clients connected of which one sends (%s payloads), and with one client sending %s payloads; %s messages per point (at most %s of payload: %s); CPU per message is the server's CPU time (getrusage of itself) from its first receipt to its last, divided by the messages in between, so that starting up and accepting the connections are not counted; implementations %s only, to keep the run short. ",
-			intsText(cfg.clients7), byteSize(cfg.sizes7[0]), sizesText(cfg.sizes7), thousands(float64(cfg.n7)), byteSize(cfg.bytes7), cfg.s7Counts(), strings.Join(names, " and "))
+		fmt.Fprintf(&b, "S7 is S1 with %s clients connected of which one sends (%s payloads), and with one client sending %s payloads; %s messages per point (at most %s of payload: %s); CPU per message is the server's CPU time (getrusage of itself) from its first receipt to its last, divided by the messages in between, so that starting up and accepting the connections are not counted; implementations: %s. ",
+			intsText(cfg.clients7), byteSize(cfg.sizes7[0]), sizesText(cfg.sizes7), thousands(float64(cfg.n7)), byteSize(cfg.bytes7), cfg.s7Counts(), strings.Join(names, ", "))
 	}
 	return b.String()
 }
