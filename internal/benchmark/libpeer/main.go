@@ -277,7 +277,9 @@ func runServer(a bench.Args) {
 		bench.Within(limit, done, "all messages")
 		result["received"] = total
 		result["elapsed_ns"] = last.Sub(first).Nanoseconds()
-		result["cpu_ns"] = (cpuLast - cpuFirst).Nanoseconds()
+		if a.Scenario == "s7" {
+			result["cpu_ns"] = (cpuLast - cpuFirst).Nanoseconds()
+		}
 
 	case "s6":
 		// Large messages echoed; the client keeps at most -inflight unanswered.
