@@ -61,7 +61,7 @@ type config struct {
 	n5, clients5 int   // S5: messages per client, clients
 	n6, size6    int   // S6: messages, payload bytes
 	inFlight     int   // S6
-	reps6        int   // S6 runs in the first reps6 repetitions only (each of its Node runs takes about a minute)
+	reps6        int   // S6 runs in the first reps6 repetitions only (each of its Node runs takes over half a minute)
 	clients7     []int // S7: connected clients (one sends), at sizes7[0]
 	sizes7       []int // S7: payload bytes, with one client
 	n7, bytes7   int   // S7: messages per point, at most bytes7 of payload
@@ -106,7 +106,7 @@ func main() {
 	flag.IntVar(&cfg.n6, "n6", 1_000, "S6 messages echoed")
 	flag.IntVar(&cfg.size6, "size6", 1<<20, "S6 payload bytes")
 	flag.IntVar(&cfg.inFlight, "inflight", 8, "S6 messages in flight, at most")
-	flag.IntVar(&cfg.reps6, "reps6", 3, "repetitions of S6, at most (each of its Node runs takes about a minute)")
+	flag.IntVar(&cfg.reps6, "reps6", 3, "repetitions of S6, at most (each of its Node runs takes over half a minute)")
 	flag.StringVar(&clients7, "clients7", "1,8,64,512", "S7 connected clients (one of them sends), at the first of -sizes7")
 	flag.StringVar(&sizes7, "sizes7", "16,1024,65536", "S7 payload bytes (with one client)")
 	flag.IntVar(&cfg.n7, "n7", 500_000, "S7 messages per point")
