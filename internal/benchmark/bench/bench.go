@@ -4,7 +4,8 @@
 //
 // A peer is started as
 //
-//	<peer> server|client -scenario s1|s2|s3|s3r|s4|s4b|s4c -socket PATH -n N [-clients K] [-warmup W] [-cpuprofile FILE]
+//	<peer> server|client -scenario s1|s2|s3|s3r|s4|s4b|s4c|s5|s6|s7 -socket PATH -n N
+//		[-clients K] [-warmup W] [-size B] [-inflight F] [-cpuprofile FILE]
 //
 // A server prints {"event":"ready"} once it listens. Each side prints one
 // {"event":"result",...} line when done and exits 0; any failure (a message
@@ -39,32 +40,39 @@ const RandLen = 32
 // Args is a peer's command line.
 type Args struct {
 	Role       string // "server" or "client"
-	Scenario   string // "s1", "s2", "s3", "s3r" (request/reply); "s4", "s4b", "s4c" (orders: see Order)
+	Scenario   string // "s1", "s2", "s3", "s3r" (request/reply); "s4", "s4b", "s4c" (orders: see Order); "s5", "s6", "s7"
 	Socket     string
-	N          int // messages (S1, S2, S4) or measured round trips (S3)
-	Clients    int // S2
+	N          int // messages (S1, S2, S4-S7; per client in S5) or measured round trips (S3)
+	Clients    int // S2, S5; S7: connected clients, of which one sends
 	Warmup     int // S3 round trips before measuring
+	Size       int // S6, S7: payload length in bytes (see PutIndex)
+	InFlight   int // S6: messages sent and not yet echoed, at most
 	CPUProfile string
+	MemProfile string // the allocations (pprof "allocs": sampled sites, bytes and objects), written at the end
 	Listener   string // libpeer only: the listener's message type (raw, string, any)
 }
 
 // Parse reads a peer's command line: the role, then flags.
 func Parse() Args {
 	if len(os.Args) < 2 || (os.Args[1] != "server" && os.Args[1] != "client") {
-		Failf("usage: %s server|client -scenario s1|s2|s3 -socket PATH -n N [-clients K] [-warmup W]", os.Args[0])
+		Failf("usage: %s server|client -scenario s1|s2|s3|s4|s4b|s4c|s5|s6|s7 -socket PATH -n N [-clients K] [-warmup W] [-size B] [-inflight F]", os.Args[0])
 	}
 	a := Args{Role: os.Args[1]}
 	fs := flag.NewFlagSet(os.Args[0]+" "+a.Role, flag.ExitOnError)
-	fs.StringVar(&a.Scenario, "scenario", "", "s1, s2, s3, s3r, s4, s4b or s4c")
+	fs.StringVar(&a.Scenario, "scenario", "", "s1, s2, s3, s3r, s4, s4b, s4c, s5, s6 or s7")
 	fs.StringVar(&a.Socket, "socket", "", "socket file")
-	fs.IntVar(&a.N, "n", 0, "messages (S1, S2) or measured round trips (S3)")
-	fs.IntVar(&a.Clients, "clients", 8, "clients (S2)")
+	fs.IntVar(&a.N, "n", 0, "messages (S1, S2, S4-S7; per client in S5) or measured round trips (S3)")
+	fs.IntVar(&a.Clients, "clients", 8, "clients (S2, S5, S7)")
 	fs.IntVar(&a.Warmup, "warmup", 0, "warm-up round trips (S3)")
+	fs.IntVar(&a.Size, "size", 1<<20, "payload bytes (S6, S7)")
+	fs.IntVar(&a.InFlight, "inflight", 8, "messages in flight, at most (S6)")
 	fs.StringVar(&a.CPUProfile, "cpuprofile", "", "write a CPU profile here")
+	fs.StringVar(&a.MemProfile, "memprofile", "", "write an allocation profile here at the end")
 	fs.StringVar(&a.Listener, "listener", "raw", "message parameter type of the library's listeners: raw (json.RawMessage), string or any")
 	_ = fs.Parse(os.Args[2:])
+	memProfile = a.MemProfile
 	switch {
-	case !slices.Contains([]string{"s1", "s2", "s3", "s3r", "s4", "s4b", "s4c"}, a.Scenario):
+	case !slices.Contains([]string{"s1", "s2", "s3", "s3r", "s4", "s4b", "s4c", "s5", "s6", "s7"}, a.Scenario):
 		Failf("bad -scenario %q", a.Scenario)
 	case a.Socket == "":
 		Failf("-socket is required")
@@ -72,6 +80,10 @@ func Parse() Args {
 		Failf("-n must be positive")
 	case a.Clients <= 0:
 		Failf("-clients must be positive")
+	case a.Size < MinSize:
+		Failf("-size must be at least %d", MinSize)
+	case a.InFlight <= 0:
+		Failf("-inflight must be positive")
 	}
 	return a
 }
@@ -90,12 +102,45 @@ func Payloads(n int) []string {
 	return p
 }
 
+// IndexWidth is the number of digits of the index that starts each sized
+// payload (S6, S7); MinSize is the shortest sized payload.
+const (
+	IndexWidth = 8
+	MinSize    = IndexWidth + 2
+)
+
+// SizedPayload returns a payload of size bytes: room for the index (see
+// PutIndex), then random lower-case letters. Senders reuse it, writing each
+// message's index with PutIndex, so that large payloads cost no allocation.
+func SizedPayload(size int) []byte {
+	if size < MinSize {
+		Failf("payload size %d is below %d", size, MinSize)
+	}
+	b := make([]byte, size)
+	for j := IndexWidth + 1; j < size; j++ {
+		b[j] = byte('a' + rand.IntN(26))
+	}
+	PutIndex(b, 0)
+	return b
+}
+
+// PutIndex writes i as IndexWidth zero-padded digits and ':' at the start
+// of a sized payload, which Seq (with Len set) parses like "<i>:".
+func PutIndex(b []byte, i int) {
+	for j := IndexWidth - 1; j >= 0; j-- {
+		b[j] = byte('0' + i%10)
+		i /= 10
+	}
+	b[IndexWidth] = ':'
+}
+
 // Seq checks that payloads arrive as 0, 1, 2, ... with nothing lost,
 // duplicated or reordered.
 type Seq struct {
 	Name string // for messages: "server", "client 3"
 	Next int
 	Max  int // how many are expected; one more is an error
+	Len  int // the whole payload's length (sized payloads); 0: "<i>:" + RandLen letters
 }
 
 // CheckString checks a decoded payload.
@@ -128,8 +173,10 @@ func checkSeq[T ~string | ~[]byte](s *Seq, p T) error {
 			what = "duplicated or reordered"
 		}
 		return fmt.Errorf("%s: expected message %d, got %d: %s", s.Name, s.Next, i, what)
-	case len(p)-n-1 != RandLen:
+	case s.Len == 0 && len(p)-n-1 != RandLen:
 		return fmt.Errorf("%s: message %d: payload %.60q has a random part of %d bytes, want %d", s.Name, i, string(p), len(p)-n-1, RandLen)
+	case s.Len > 0 && len(p) != s.Len:
+		return fmt.Errorf("%s: message %d: payload %.60q... is %d bytes, want %d", s.Name, i, string(p[:min(len(p), 60)]), len(p), s.Len)
 	}
 	s.Next++
 	return nil
@@ -174,7 +221,11 @@ func StartProfile(path string) {
 	profMu.Unlock()
 }
 
-// StopProfile ends and writes the CPU profile, if one is running.
+// memProfile is where StopProfile writes the allocation profile, if asked.
+var memProfile string
+
+// StopProfile ends and writes the CPU profile, if one is running, and the
+// allocation profile, if one was asked for.
 func StopProfile() {
 	profMu.Lock()
 	defer profMu.Unlock()
@@ -182,6 +233,13 @@ func StopProfile() {
 		pprof.StopCPUProfile()
 		profFile.Close()
 		profFile = nil
+	}
+	if memProfile != "" {
+		if f, err := os.Create(memProfile); err == nil {
+			_ = pprof.Lookup("allocs").WriteTo(f, 0)
+			f.Close()
+		}
+		memProfile = ""
 	}
 }
 

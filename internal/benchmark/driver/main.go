@@ -10,9 +10,10 @@
 // getrusage of the child.
 //
 // The driver prints a table of medians, ranges and ratios with the targets
-// of docs/PERFORMANCE.md, and writes the same between the markers of docs/PERFORMANCE.md.
-// With -profile it instead runs the library in each scenario with CPU
-// profiles of both processes and prints `go tool pprof -top` of each.
+// of docs/PERFORMANCE.md, and writes the same between its markers, with S7's plot beside it (s7.svg).
+// With -profile it instead runs the library in each scenario with CPU and
+// allocation profiles of both processes and prints `go tool pprof -top` of
+// each (allocations: by bytes allocated).
 package main
 
 import (
@@ -38,27 +39,35 @@ import (
 )
 
 type config struct {
-	bin         string // folder with libpeer and rawpeer
-	node        string
-	nodePeer    string
-	root        string // repository root
-	out         string // bench-results
-	docs        string
-	writeDocs   bool
-	command     string
-	reps        int
-	quick       bool
-	profile     bool
-	timeout     time.Duration
-	impls       []string
-	scenarios   []string
-	n1, n2      int
-	n3, warm    int
-	n4          int
-	clients     int
-	listener    string
-	benchN      int
-	profileRuns int
+	bin          string // folder with libpeer and rawpeer
+	node         string
+	nodePeer     string
+	root         string // repository root
+	out          string // bench-results
+	docs         string
+	writeDocs    bool
+	command      string
+	reps         int
+	quick        bool
+	profile      bool
+	timeout      time.Duration
+	impls        []string
+	scenarios    []string
+	n1, n2       int
+	n3, warm     int
+	n4           int
+	clients      int
+	n5, clients5 int   // S5: messages per client, clients
+	n6, size6    int   // S6: messages, payload bytes
+	inFlight     int   // S6
+	reps6        int   // S6 runs in the first reps6 repetitions only (each of its Node runs takes over half a minute)
+	clients7     []int // S7: connected clients (one sends), at sizes7[0]
+	sizes7       []int // S7: payload bytes, with one client
+	n7, bytes7   int   // S7: messages per point, at most bytes7 of payload
+	impls7       []string
+	listener     string
+	benchN       int
+	profileRuns  int
 }
 
 // Implementations, in the order they run and are shown.
@@ -70,7 +79,7 @@ var implNames = map[string]string{
 
 func main() {
 	var cfg config
-	var impls, scenarios string
+	var impls, scenarios, clients7, sizes7, impls7 string
 	flag.StringVar(&cfg.bin, "bin", "bench-results/bin", "folder holding the built libpeer and rawpeer")
 	flag.StringVar(&cfg.node, "node", "node", "node binary")
 	flag.StringVar(&cfg.nodePeer, "node-peer", "internal/benchmark/node/peer.js", "the Node peer script")
@@ -84,13 +93,24 @@ func main() {
 	flag.BoolVar(&cfg.profile, "profile", false, "profile the library in each scenario (-scenarios) instead of benchmarking")
 	flag.DurationVar(&cfg.timeout, "timeout", 3*time.Minute, "limit for one run (server and client)")
 	flag.StringVar(&impls, "impls", "lib,node,raw", "implementations to run")
-	flag.StringVar(&scenarios, "scenarios", "s1,s2,s3,s3r,s4,s4b,s4c", "scenarios to run")
+	flag.StringVar(&scenarios, "scenarios", "s1,s2,s3,s3r,s4,s4b,s4c,s5,s6,s7", "scenarios to run")
 	flag.IntVar(&cfg.n1, "n1", 200_000, "S1 messages")
 	flag.IntVar(&cfg.n2, "n2", 50_000, "S2 messages broadcast")
 	flag.IntVar(&cfg.n3, "n3", 20_000, "S3 measured round trips")
 	flag.IntVar(&cfg.warm, "warmup", 1_000, "S3 warm-up round trips")
 	flag.IntVar(&cfg.n4, "n4", 200_000, "S4, S4b, S4c orders")
 	flag.IntVar(&cfg.clients, "clients", 8, "S2 clients")
+	flag.IntVar(&cfg.n5, "n5", 20_000, "S5 messages per client")
+	flag.IntVar(&cfg.clients5, "clients5", 64, "S5 clients, all sending at once")
+	flag.IntVar(&cfg.n6, "n6", 1_000, "S6 messages echoed")
+	flag.IntVar(&cfg.size6, "size6", 1<<20, "S6 payload bytes")
+	flag.IntVar(&cfg.inFlight, "inflight", 8, "S6 messages in flight, at most")
+	flag.IntVar(&cfg.reps6, "reps6", 3, "repetitions of S6, at most (each of its Node runs takes over half a minute)")
+	flag.StringVar(&clients7, "clients7", "1,8,64,512", "S7 connected clients (one of them sends), at the first of -sizes7")
+	flag.StringVar(&sizes7, "sizes7", "16,1024,65536", "S7 payload bytes (with one client)")
+	flag.IntVar(&cfg.n7, "n7", 500_000, "S7 messages per point")
+	flag.IntVar(&cfg.bytes7, "bytes7", 128<<20, "S7 payload bytes per point, at most (fewer messages for large payloads)")
+	flag.StringVar(&impls7, "impls7", "lib,node,raw", "implementations S7 runs (of -impls); its target is about the library")
 	flag.StringVar(&cfg.listener, "listener", "raw", "the library's listener parameter type: raw (json.RawMessage), string, any")
 	flag.IntVar(&cfg.benchN, "bench-n", 200_000, "messages per BenchmarkServerDispatch shape (-benchtime=Nx); 0 skips it")
 	flag.IntVar(&cfg.profileRuns, "profile-runs", 5, "with -profile: runs of each scenario, merged into one profile")
@@ -99,7 +119,8 @@ func main() {
 		if !flagSet("reps") {
 			cfg.reps = 1
 		}
-		for name, p := range map[string]*int{"n1": &cfg.n1, "n2": &cfg.n2, "n3": &cfg.n3, "warmup": &cfg.warm, "n4": &cfg.n4, "bench-n": &cfg.benchN} {
+		for name, p := range map[string]*int{"n1": &cfg.n1, "n2": &cfg.n2, "n3": &cfg.n3, "warmup": &cfg.warm, "n4": &cfg.n4, "bench-n": &cfg.benchN,
+			"n5": &cfg.n5, "n6": &cfg.n6, "n7": &cfg.n7, "bytes7": &cfg.bytes7} {
 			if !flagSet(name) {
 				*p /= 10
 			}
@@ -107,8 +128,19 @@ func main() {
 	}
 	cfg.impls = strings.Split(impls, ",")
 	cfg.scenarios = strings.Split(scenarios, ",")
-	if cfg.reps < 1 {
-		fatalf("-reps must be at least 1")
+	for _, i := range strings.Split(impls7, ",") {
+		if slices.Contains(cfg.impls, i) {
+			cfg.impls7 = append(cfg.impls7, i)
+		}
+	}
+	cfg.clients7, cfg.sizes7 = intList("clients7", clients7), intList("sizes7", sizes7)
+	for _, sc := range cfg.scenarios {
+		if !slices.Contains([]string{"s1", "s2", "s3", "s3r", "s4", "s4b", "s4c", "s5", "s6", "s7"}, sc) {
+			fatalf("unknown scenario %q", sc)
+		}
+	}
+	if cfg.reps < 1 || cfg.reps6 < 1 {
+		fatalf("-reps and -reps6 must be at least 1")
 	}
 	if err := os.MkdirAll(cfg.out, 0o755); err != nil {
 		fatalf("%v", err)
@@ -142,19 +174,21 @@ type peerResult struct {
 	Acks      int             `json:"acks"`
 	Echoed    int             `json:"echoed"`
 	ElapsedNS int64           `json:"elapsed_ns"`
+	CPUNS     int64           `json:"cpu_ns"` // S7: the server's CPU from its first receipt to its last
 	Latencies []int64         `json:"latencies_ns"`
 }
 
 // run is the outcome of one scenario run of one implementation.
 type run struct {
-	Impl, Scenario string
+	Impl, Scenario string // Scenario: a case key (runCase), e.g. "s1", "s7-c512"
 	Rep            int
-	Throughput     float64 // S1, S2: messages per second (per client in S2)
+	Throughput     float64 // messages per second (per client in S2, all clients in S5); S6: MB/s each way
 	P50, P99       float64 // S3: microseconds
 	ServerRSS      int64   // bytes, peak
 	ClientRSS      int64
 	ServerCPU      time.Duration // user + system
 	ClientCPU      time.Duration
+	WindowCPU      time.Duration // S7: the server's CPU from its first receipt to its last
 	Wall           time.Duration
 }
 
@@ -167,20 +201,20 @@ type proc struct {
 	done   chan error
 }
 
-func (cfg *config) peerCommand(impl, role, scenario, socket, profile string) *exec.Cmd {
-	args := []string{role, "-scenario", scenario, "-socket", socket, "-clients", strconv.Itoa(cfg.clients)}
-	switch scenario {
-	case "s1":
-		args = append(args, "-n", strconv.Itoa(cfg.n1))
-	case "s2":
-		args = append(args, "-n", strconv.Itoa(cfg.n2))
+// peerCommand is a peer's command line; with profile (FILE.prof) it also
+// writes its allocations to FILE.allocs.prof.
+func (cfg *config) peerCommand(impl, role string, c runCase, socket, profile string) *exec.Cmd {
+	args := []string{role, "-scenario", c.scenario, "-socket", socket, "-n", strconv.Itoa(c.n), "-clients", strconv.Itoa(c.clients)}
+	switch c.scenario {
 	case "s3", "s3r":
-		args = append(args, "-n", strconv.Itoa(cfg.n3), "-warmup", strconv.Itoa(cfg.warm))
-	case "s4", "s4b", "s4c":
-		args = append(args, "-n", strconv.Itoa(cfg.n4))
+		args = append(args, "-warmup", strconv.Itoa(cfg.warm))
+	case "s6":
+		args = append(args, "-size", strconv.Itoa(c.size), "-inflight", strconv.Itoa(cfg.inFlight))
+	case "s7":
+		args = append(args, "-size", strconv.Itoa(c.size))
 	}
 	if profile != "" {
-		args = append(args, "-cpuprofile", profile)
+		args = append(args, "-cpuprofile", profile, "-memprofile", strings.TrimSuffix(profile, ".prof")+".allocs.prof")
 	}
 	switch impl {
 	case "lib":
@@ -273,7 +307,8 @@ func result(p *proc) (peerResult, error) {
 
 // runOnce runs one scenario of one implementation and checks it. Any
 // failure ends the whole benchmark: a number from a broken run means nothing.
-func (cfg *config) runOnce(impl, scenario string, rep int, profDir string) run {
+func (cfg *config) runOnce(impl, key string, rep int, profDir string) run {
+	c := cfg.caseOf(key)
 	dir, err := os.MkdirTemp("", "sipcb")
 	if err != nil {
 		fatalf("%v", err)
@@ -282,15 +317,15 @@ func (cfg *config) runOnce(impl, scenario string, rep int, profDir string) run {
 	socket := filepath.Join(dir, "s.sock")
 	var srvProf, cliProf string
 	if profDir != "" {
-		srvProf = filepath.Join(profDir, scenario+"-server.prof")
-		cliProf = filepath.Join(profDir, scenario+"-client.prof")
+		srvProf = filepath.Join(profDir, key+"-server.prof")
+		cliProf = filepath.Join(profDir, key+"-client.prof")
 	}
-	label := fmt.Sprintf("%s %s rep %d", scenario, impl, rep)
+	label := fmt.Sprintf("%s %s rep %d", key, impl, rep)
 	began := time.Now()
 	deadline := time.NewTimer(cfg.timeout)
 	defer deadline.Stop()
 
-	srv := start("server", cfg.peerCommand(impl, "server", scenario, socket, srvProf), true)
+	srv := start("server", cfg.peerCommand(impl, "server", c, socket, srvProf), true)
 	var cli *proc
 	failRun := func(format string, args ...any) {
 		srv.kill()
@@ -322,7 +357,7 @@ func (cfg *config) runOnce(impl, scenario string, rep int, profDir string) run {
 			failRun("the server was not ready within %v", cfg.timeout)
 		}
 	}
-	cli = start("client", cfg.peerCommand(impl, "client", scenario, socket, cliProf), false)
+	cli = start("client", cfg.peerCommand(impl, "client", c, socket, cliProf), false)
 	for srv.done != nil || cli.done != nil {
 		select {
 		case err := <-srv.done:
@@ -348,12 +383,12 @@ func (cfg *config) runOnce(impl, scenario string, rep int, profDir string) run {
 	if err != nil {
 		failRun("%v", err)
 	}
-	r := run{Impl: impl, Scenario: scenario, Rep: rep, Wall: wall}
+	r := run{Impl: impl, Scenario: key, Rep: rep, Wall: wall}
 	r.ServerRSS, r.ServerCPU = usage(srv)
 	r.ClientRSS, r.ClientCPU = usage(cli)
 
 	// Check the counts each side reported (each side already checked order).
-	switch scenario {
+	switch c.scenario {
 	case "s1":
 		var got int
 		_ = json.Unmarshal(sr.Received, &got)
@@ -374,6 +409,31 @@ func (cfg *config) runOnce(impl, scenario string, rep int, profDir string) run {
 			failRun("no elapsed time")
 		}
 		r.Throughput = float64(cfg.n4) / (float64(sr.ElapsedNS) / 1e9)
+	case "s5", "s7":
+		want := c.n
+		if c.scenario == "s5" {
+			want = c.n * c.clients
+		}
+		var got int
+		_ = json.Unmarshal(sr.Received, &got)
+		if got != want || cr.Sent != want {
+			failRun("client(s) sent %d, server received %d, want %d", cr.Sent, got, want)
+		}
+		if sr.ElapsedNS <= 0 {
+			failRun("no elapsed time")
+		}
+		r.Throughput = float64(want) / (float64(sr.ElapsedNS) / 1e9)
+		r.WindowCPU = time.Duration(sr.CPUNS)
+	case "s6":
+		var got int
+		_ = json.Unmarshal(cr.Received, &got)
+		if sr.Echoed != c.n || got != c.n {
+			failRun("server echoed %d, client received %d, want %d", sr.Echoed, got, c.n)
+		}
+		if cr.ElapsedNS <= 0 {
+			failRun("no elapsed time")
+		}
+		r.Throughput = float64(c.n) * float64(c.size) / 1e6 / (float64(cr.ElapsedNS) / 1e9)
 	case "s2":
 		var got []int
 		_ = json.Unmarshal(cr.Received, &got)
@@ -423,12 +483,15 @@ func runBenchmarks(cfg *config) {
 	var runs []run
 	began := time.Now()
 	for rep := 1; rep <= cfg.reps; rep++ {
-		for _, sc := range cfg.scenarios {
-			for _, impl := range cfg.impls {
-				r := cfg.runOnce(impl, sc, rep, "")
+		for _, c := range cfg.cases() {
+			if c.scenario == "s6" && rep > cfg.reps6 {
+				continue
+			}
+			for _, impl := range cfg.implsOf(c) {
+				r := cfg.runOnce(impl, c.key, rep, "")
 				runs = append(runs, r)
 				fmt.Printf("  rep %d %s %-5s %s  server RSS %s, CPU server %v client %v, wall %v\n",
-					rep, strings.ToUpper(sc), impl, r.short(), mb(r.ServerRSS),
+					rep, strings.ToUpper(c.key), impl, r.short(), mb(r.ServerRSS),
 					r.ServerCPU.Round(time.Millisecond), r.ClientCPU.Round(time.Millisecond), r.Wall.Round(time.Millisecond))
 			}
 		}
@@ -444,6 +507,19 @@ func runBenchmarks(cfg *config) {
 	report := renderReport(cfg, info, runs, dispatch)
 	fmt.Println()
 	fmt.Print(report)
+	if slices.Contains(cfg.scenarios, "s7") {
+		svg := plotS7(cfg, runs)
+		plots := []string{filepath.Join(cfg.out, plotFile)}
+		if cfg.writeDocs {
+			plots = append(plots, filepath.Join(filepath.Dir(cfg.docs), plotFile))
+		}
+		for _, f := range plots {
+			if err := os.WriteFile(f, svg, 0o644); err != nil {
+				fatalf("%v", err)
+			}
+			fmt.Printf("\nwrote S7's plot: %s\n", f)
+		}
+	}
 
 	raw, _ := json.MarshalIndent(struct {
 		Command string
@@ -463,8 +539,13 @@ func runBenchmarks(cfg *config) {
 }
 
 func (r run) short() string {
-	if latencyScenario(r.Scenario) {
+	switch {
+	case latencyScenario(r.Scenario):
 		return fmt.Sprintf("p50 %7.1f µs  p99 %7.1f µs", r.P50, r.P99)
+	case r.Scenario == "s6":
+		return fmt.Sprintf("%8.1f MB/s each way, client RSS %s", r.Throughput, mb(r.ClientRSS))
+	case strings.HasPrefix(r.Scenario, "s7"):
+		return fmt.Sprintf("%12s msgs/s, server CPU in window %v", thousands(r.Throughput), r.WindowCPU.Round(time.Microsecond))
 	}
 	return fmt.Sprintf("%12s msgs/s", thousands(r.Throughput))
 }
@@ -594,8 +675,12 @@ func renderReport(cfg *config, m *machine, runs []run, dispatch []benchLine) str
 	if cmdline == "" {
 		cmdline = "scripts/bench"
 	}
-	p("Command: `%s` (%d repetition(s) per scenario and implementation, run interleaved a b c a b c ...; %s)\n\n",
-		cmdline, cfg.reps, m.duration.Round(time.Second))
+	reps6 := ""
+	if slices.Contains(cfg.scenarios, "s6") && cfg.reps6 < cfg.reps {
+		reps6 = fmt.Sprintf(", S6 %d", cfg.reps6)
+	}
+	p("Command: `%s` (%d repetition(s) per scenario and implementation%s, run interleaved a b c a b c ...; %s)\n\n",
+		cmdline, cfg.reps, reps6, m.duration.Round(time.Second))
 	p("Machine: %d CPUs, %s; Linux %s; %s; Node %s; %s\n\n", m.nproc, m.cpu, m.kernel, m.goVer, m.nodeVer, m.date.Format("2006-01-02 15:04 MST"))
 	p("Machine load: before %s; after %s.\n\n", m.before, m.after)
 	p("Scenarios: S1 one client sends %s messages as fast as it can (throughput = N / time from the server's first receipt to its last); "+
@@ -605,10 +690,11 @@ func renderReport(cfg *config, m *machine, runs []run, dispatch []benchLine) str
 		"Messages: topic `hello`, payload `\"<i>:\"` + 32 random lower-case letters. The library's listeners take the payload as `%s`. "+
 		"S4 one client sends %s orders (a %d-byte object: numbers, strings, a nested object, an array of two objects, tags; `bench.Order` in internal/benchmark/bench/order.go) as encoded JSON, and the server decodes each into that Go struct (the library: a `func(bench.Order)` listener; raw Go: `encoding/json` into an envelope struct holding it; Node: its listener reads the fields of the parsed object); "+
 		"S4b the same with the server decoding into `any` (the library: `func(any)`; raw Go: `encoding/json` into `any`); S4c the same as S4 but the client sends the `bench.Order` struct, which the library and raw Go (`encoding/json`) encode (Node sends its object in all three). "+
-		"Every run checked that nothing was lost, duplicated or reordered, and every field of every order. "+
+		"%s"+
+		"Every run checked that nothing was lost, duplicated or reordered (per client), and every field of every order. "+
 		"RSS is the server process's peak (getrusage of the child); CPU is user + system time per message (per round trip in S3) of the server and of the client process(es).\n\n",
 		thousands(float64(cfg.n1)), thousands(float64(cfg.n2)), cfg.clients, thousands(float64(cfg.n3)), thousands(float64(cfg.warm)), listenerType(cfg.listener),
-		thousands(float64(cfg.n4)), len(bench.AppendOrderJSON(nil, cfg.n4/2)))
+		thousands(float64(cfg.n4)), len(bench.AppendOrderJSON(nil, cfg.n4/2)), cfg.describeScale())
 
 	p("| scenario | implementation | median | min–max | server RSS (median) | CPU/msg server + client | a/b | a/c |\n")
 	p("|---|---|---:|---:|---:|---:|---:|---:|\n")
@@ -623,9 +709,14 @@ func renderReport(cfg *config, m *machine, runs []run, dispatch []benchLine) str
 		"s4":  "S4 " + thousands(float64(cfg.n4)) + " orders into a struct",
 		"s4b": "S4b " + thousands(float64(cfg.n4)) + " orders into any",
 		"s4c": "S4c " + thousands(float64(cfg.n4)) + " orders sent as structs",
+		"s5":  fmt.Sprintf("S5 %d clients × %s at once", cfg.clients5, thousands(float64(cfg.n5))),
+		"s6":  fmt.Sprintf("S6 %s × %s echoed, ≤ %d in flight", thousands(float64(cfg.n6)), byteSize(cfg.size6), cfg.inFlight),
 	}
 	clientCPU := map[string]map[string]float64{} // scenario, implementation: median µs per message
 	for _, sc := range cfg.scenarios {
+		if sc == "s7" {
+			continue // its own table, below
+		}
 		metric := func(r run) float64 { return r.Throughput }
 		if latencyScenario(sc) {
 			metric = func(r run) float64 { return r.P50 }
@@ -644,6 +735,10 @@ func renderReport(cfg *config, m *machine, runs []run, dispatch []benchLine) str
 			perMsg = float64(cfg.n3 + cfg.warm)
 		case "s4", "s4b", "s4c":
 			perMsg = float64(cfg.n4)
+		case "s5":
+			perMsg = float64(cfg.n5 * cfg.clients5)
+		case "s6":
+			perMsg = float64(cfg.n6)
 		}
 		clientCPU[sc] = map[string]float64{}
 		for i, impl := range cfg.impls {
@@ -653,8 +748,17 @@ func renderReport(cfg *config, m *machine, runs []run, dispatch []benchLine) str
 			}
 			st := summarize(collect(runs, impl, sc, metric))
 			rss := summarize(collect(runs, impl, sc, func(r run) float64 { return float64(r.ServerRSS) }))
+			rssCell := mb(int64(rss.med))
 			if impl == "lib" {
 				rssMax[sc] = rss.hi
+			}
+			if sc == "s6" {
+				// Either side's peak counts: the client holds as much as the server.
+				crss := summarize(collect(runs, impl, sc, func(r run) float64 { return float64(r.ClientRSS) }))
+				rssCell += " (client " + mb(int64(crss.med)) + ")"
+				if impl == "lib" {
+					rssMax[sc] = slices.Max(collect(runs, impl, sc, func(r run) float64 { return float64(max(r.ServerRSS, r.ClientRSS)) }))
+				}
 			}
 			scpu := summarize(collect(runs, impl, sc, func(r run) float64 { return r.ServerCPU.Seconds() * 1e6 / perMsg }))
 			ccpu := summarize(collect(runs, impl, sc, func(r run) float64 { return r.ClientCPU.Seconds() * 1e6 / perMsg }))
@@ -666,11 +770,18 @@ func renderReport(cfg *config, m *machine, runs []run, dispatch []benchLine) str
 				rng = fmt.Sprintf("p50 %.1f–%.1f, p99 %.1f–%.1f", st.lo, st.hi, p99.lo, p99.hi)
 			} else {
 				unit := "msgs/s"
-				if sc == "s2" {
+				switch sc {
+				case "s2":
 					unit = "msgs/s per client"
+				case "s5":
+					unit = "msgs/s, all clients"
 				}
 				value = thousands(st.med) + " " + unit
 				rng = thousands(st.lo) + "–" + thousands(st.hi)
+				if sc == "s6" {
+					value = fmt.Sprintf("%.1f MB/s each way", st.med)
+					rng = fmt.Sprintf("%.1f–%.1f", st.lo, st.hi)
+				}
 			}
 			ab, ac := "", ""
 			if impl == "lib" {
@@ -680,10 +791,15 @@ func renderReport(cfg *config, m *machine, runs []run, dispatch []benchLine) str
 				}
 			}
 			p("| %s | %s | %s | %s | %s | %.2f + %.2f µs | %s | %s |\n",
-				title, implNames[impl], value, rng, mb(int64(rss.med)), scpu.med, ccpu.med, ab, ac)
+				title, implNames[impl], value, rng, rssCell, scpu.med, ccpu.med, ab, ac)
 		}
 	}
-	p("\nRatios: a/b and a/c divide the medians; for S1, S2 and S4 higher is better (throughput), for S3 and S3r lower is better (p50 latency).\n\n")
+	p("\nRatios: a/b and a/c divide the medians; for S1, S2, S4, S5 and S6 higher is better (throughput), for S3 and S3r lower is better (p50 latency). In S6 the RSS column shows the server's peak and, in brackets, the client's.\n\n")
+
+	var s7 s7Summary
+	if slices.Contains(cfg.scenarios, "s7") {
+		s7 = renderS7(cfg, runs, p)
+	}
 
 	// The speed targets of docs/PERFORMANCE.md.
 	p("Targets:\n\n")
@@ -729,6 +845,14 @@ func renderReport(cfg *config, m *machine, runs []run, dispatch []benchLine) str
 	libEnc, rawEnc := clientCPU["s4c"]["lib"], clientCPU["s4c"]["raw"]
 	target("S4c client CPU per order sent as a struct ≤ 0.5x encoding/json's (raw Go client)",
 		fmt.Sprintf("%.2f vs %.2f µs (%s)", libEnc, rawEnc, fmtRatio(libEnc/rawEnc)), libEnc <= rawEnc/2, has("s4c", "lib", "raw"))
+	target(fmt.Sprintf("S5 aggregate throughput, %d clients at once, ≥ 6x Node", cfg.clients5), "a/b "+fmtRatio(ratios["s5"].ab), ratios["s5"].ab >= 6, has("s5", "lib", "node"))
+	target(fmt.Sprintf("S5 aggregate throughput, %d clients at once, ≥ 2.5x raw Go", cfg.clients5), "a/c "+fmtRatio(ratios["s5"].ac), ratios["s5"].ac >= 2.5, has("s5", "lib", "raw"))
+	target("S5 server peak RSS ≤ 48 MB (worst run)", mb(int64(rssMax["s5"])), rssMax["s5"] <= 48e6, has("s5", "lib"))
+	target("S6 MB/s each way ≥ 5x Node", "a/b "+fmtRatio(ratios["s6"].ab), ratios["s6"].ab >= 5, has("s6", "lib", "node"))
+	target("S6 MB/s each way ≥ 2.5x raw Go", "a/c "+fmtRatio(ratios["s6"].ac), ratios["s6"].ac >= 2.5, has("s6", "lib", "raw"))
+	target("S6 peak RSS of either side ≤ 40 MB (worst run)", mb(int64(rssMax["s6"])), rssMax["s6"] <= 40e6, has("s6", "lib"))
+	target("S7 server CPU per message flat (±20%) across "+intsText(cfg.clients7)+" connected clients", s7.connText, s7.connFlat, s7.haveConn)
+	target("S7 server CPU per byte flat (±20%) across payloads ≥ 1 KiB", s7.sizeText, s7.sizeFlat, s7.haveSize)
 	shape := map[string]benchLine{}
 	for _, l := range dispatch {
 		shape[l.name] = l
@@ -841,7 +965,8 @@ func runProfiles(cfg *config) {
 		fmt.Printf("WARNING: the CPU is busy (%.0f%% of the last 10 s some task waited for a CPU)\n", busy)
 	}
 	libpeer := filepath.Join(cfg.bin, "libpeer")
-	for _, sc := range cfg.scenarios {
+	for _, c := range cfg.cases() {
+		sc := c.key
 		profs := map[string][]string{}
 		for i := 1; i <= runs; i++ {
 			runDir := filepath.Join(dir, fmt.Sprintf("profile-%s-%d", sc, i))
@@ -853,16 +978,21 @@ func runProfiles(cfg *config) {
 				r.ServerCPU.Round(time.Millisecond), r.ClientCPU.Round(time.Millisecond))
 			for _, role := range []string{"server", "client"} {
 				profs[role] = append(profs[role], filepath.Join(runDir, sc+"-"+role+".prof"))
+				profs[role+".allocs"] = append(profs[role+".allocs"], filepath.Join(runDir, sc+"-"+role+".allocs.prof"))
 			}
 		}
-		for _, role := range []string{"server", "client"} {
+		for _, role := range []string{"server", "client", "server.allocs", "client.allocs"} {
 			// Merge the runs into one profile, then summarize it.
 			merged := filepath.Join(dir, sc+"-"+role+".prof")
 			args := append([]string{"tool", "pprof", "-proto", "-output", merged, libpeer}, profs[role]...)
 			if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
 				fatalf("go tool pprof -proto: %v\n%s", err, out)
 			}
-			out, err := exec.Command("go", "tool", "pprof", "-top", "-nodecount=25", libpeer, merged).CombinedOutput()
+			top := []string{"tool", "pprof", "-top", "-nodecount=25"}
+			if strings.HasSuffix(role, ".allocs") {
+				top = append(top, "-sample_index=alloc_space") // where the bytes were allocated
+			}
+			out, err := exec.Command("go", append(top, libpeer, merged)...).CombinedOutput()
 			if err != nil {
 				fatalf("go tool pprof %s: %v\n%s", merged, err, out)
 			}

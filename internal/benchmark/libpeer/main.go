@@ -4,12 +4,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/socketipc/socketipc/backoff"
 	"github.com/socketipc/socketipc/client"
@@ -41,6 +44,14 @@ func (p payload) value() any {
 		return p.str
 	}
 	return p.raw
+}
+
+// equalsBytes reports whether the payload is the JSON string b (no escapes).
+func (p payload) equalsBytes(b []byte) bool {
+	if p.isStr {
+		return p.str == string(b)
+	}
+	return len(p.raw) == len(b)+2 && bytes.Equal(p.raw[1:len(p.raw)-1], b)
 }
 
 // equals reports whether the payload is the JSON string s (no escapes).
@@ -109,7 +120,7 @@ func runServer(a bench.Args) {
 
 	// The server ends once every client it had has disconnected.
 	expectClients := 1
-	if a.Scenario == "s2" {
+	if a.Scenario == "s2" || a.Scenario == "s5" || a.Scenario == "s7" {
 		expectClients = a.Clients
 	}
 	var connected, disconnected int
@@ -220,6 +231,71 @@ func runServer(a bench.Args) {
 		result["received"] = seq.Next
 		result["elapsed_ns"] = last.Sub(first).Nanoseconds()
 
+	case "s5", "s7":
+		// S5: every client sends 0, 1, ... N-1 at once; S7: one client of
+		// many does. Each client's messages are checked on their own.
+		seqs := map[string]*bench.Seq{}
+		var lastID string
+		var seq *bench.Seq
+		total, want, size := 0, a.N*a.Clients, 0
+		if a.Scenario == "s7" {
+			want, size = a.N, a.Size
+		}
+		var first, last time.Time
+		var cpuFirst, cpuLast time.Duration
+		done := make(chan struct{})
+		complete = func(id string) bool {
+			s := seqs[id]
+			if a.Scenario == "s7" {
+				return s == nil || s.Next == a.N // idle clients may leave at any time
+			}
+			return s != nil && s.Next == a.N
+		}
+		srv.On("message."+bench.Topic, serverListener(a.Listener, func(p payload, id string) {
+			if total == 0 {
+				first, cpuFirst = time.Now(), bench.CPUTime()
+			}
+			if id != lastID || seq == nil {
+				if seq = seqs[id]; seq == nil {
+					seq = &bench.Seq{Name: "server, client " + id, Max: a.N, Len: size}
+					seqs[id] = seq
+					if a.Scenario == "s7" && len(seqs) > 1 {
+						bench.Failf("server: S7 has one sender, and a second client sent")
+					}
+				}
+				lastID = id
+			}
+			bench.Check(p.check(seq))
+			total++
+			if total == want {
+				last, cpuLast = time.Now(), bench.CPUTime()
+				close(done)
+			}
+		}))
+		bench.StartProfile(a.CPUProfile)
+		bench.Check(srv.Listen())
+		bench.Emit("ready", nil)
+		bench.Within(limit, done, "all messages")
+		result["received"] = total
+		result["elapsed_ns"] = last.Sub(first).Nanoseconds()
+		if a.Scenario == "s7" {
+			result["cpu_ns"] = (cpuLast - cpuFirst).Nanoseconds()
+		}
+
+	case "s6":
+		// Large messages echoed; the client keeps at most -inflight unanswered.
+		seq := bench.Seq{Name: "server", Max: a.N, Len: a.Size}
+		complete = func(string) bool { return seq.Next == a.N }
+		srv.On("message."+bench.Topic, serverListener(a.Listener, func(p payload, id string) {
+			bench.Check(p.check(&seq))
+			bench.Check(srv.Send(bench.Topic, p.value(), id))
+		}))
+		bench.StartProfile(a.CPUProfile)
+		bench.Check(srv.Listen())
+		bench.Emit("ready", nil)
+		bench.Within(limit, allGone, "the client to finish")
+		result["echoed"] = seq.Next
+
 	case "s3":
 		seq := bench.Seq{Name: "server", Max: a.Warmup + a.N}
 		total := a.Warmup + a.N
@@ -296,6 +372,34 @@ func sendWaiting(cli *client.Client, drained <-chan struct{}, topic string, msg 
 	}
 }
 
+// connectAll makes k clients, connects them all and waits until they are;
+// each one's drained channel is signalled by its "drain" event.
+func connectAll(a bench.Args, k int) ([]*client.Client, []chan struct{}) {
+	clis := make([]*client.Client, k)
+	drained := make([]chan struct{}, k)
+	var connected atomic.Int32
+	all := make(chan struct{})
+	for j := range clis {
+		cli := newClient(a, "client "+strconv.Itoa(j))
+		ch := make(chan struct{}, 1)
+		cli.On("drain", func() {
+			select {
+			case ch <- struct{}{}:
+			default:
+			}
+		})
+		cli.Once("connect", func() {
+			if int(connected.Add(1)) == k {
+				close(all)
+			}
+		})
+		bench.Check(cli.Connect())
+		clis[j], drained[j] = cli, ch
+	}
+	bench.Within(limit, all, "every client to connect")
+	return clis, drained
+}
+
 func closeAll() {
 	for _, c := range closers {
 		bench.Check(c())
@@ -345,6 +449,85 @@ func runClient(a bench.Args) {
 			}
 			buf = bench.AppendOrderJSON(buf[:0], i)
 			sendWaiting(cli, drained, bench.OrderTopic, json.RawMessage(buf))
+		}
+		closeAll()
+		result["sent"] = a.N
+
+	case "s5":
+		// Every client sends the same N payloads, all clients at once.
+		payloads := bench.Payloads(a.N)
+		bench.StartProfile(a.CPUProfile)
+		sendWaits.Store(true)
+		clis, drained := connectAll(a, a.Clients)
+		var wg sync.WaitGroup
+		for k, cli := range clis {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for _, p := range payloads {
+					sendWaiting(cli, drained[k], bench.Topic, p)
+				}
+			}()
+		}
+		wg.Wait()
+		closeAll()
+		result["sent"] = a.N * a.Clients
+
+	case "s6":
+		// Message i is slot i % InFlight with i written at its start; a slot
+		// is rewritten only after the echo of the message it held arrived
+		// and was compared, so that message was entirely written by then,
+		// whatever Send does with the string. Sending a string made from
+		// the slot (no copy) keeps 1 MiB of garbage per message out of the
+		// client's memory, which S6 measures.
+		slots := make([][]byte, a.InFlight)
+		for j := range slots {
+			slots[j] = bench.SizedPayload(a.Size)
+		}
+		inFlight := make(chan struct{}, a.InFlight)
+		seq := bench.Seq{Name: "client", Max: a.N, Len: a.Size}
+		done := make(chan struct{})
+		var end time.Time
+		bench.StartProfile(a.CPUProfile)
+		cli := newClient(a, "client")
+		cli.On("message."+bench.Topic, clientListener(a.Listener, func(p payload) {
+			i := seq.Next
+			bench.Check(p.check(&seq))
+			if !p.equalsBytes(slots[i%len(slots)]) {
+				bench.Failf("client: echo %d is not the message sent", i)
+			}
+			<-inFlight
+			if seq.Next == a.N {
+				end = time.Now()
+				close(done)
+			}
+		}))
+		connected := make(chan struct{})
+		cli.Once("connect", func() { close(connected) })
+		bench.Check(cli.Connect())
+		bench.Within(limit, connected, "connect")
+		start := time.Now()
+		for i := range a.N {
+			inFlight <- struct{}{}
+			slot := slots[i%len(slots)]
+			bench.PutIndex(slot, i)
+			bench.Check(cli.Send(bench.Topic, unsafe.String(&slot[0], len(slot))))
+		}
+		bench.Within(limit, done, "every echo")
+		closeAll()
+		result["received"] = seq.Next
+		result["elapsed_ns"] = end.Sub(start).Nanoseconds()
+
+	case "s7":
+		// One client sends, the others stay connected and idle. The payload
+		// is sent as json.RawMessage from one buffer (Send copies it), as in S4.
+		buf := append(append([]byte{'"'}, bench.SizedPayload(a.Size)...), '"')
+		bench.StartProfile(a.CPUProfile)
+		sendWaits.Store(true)
+		clis, drained := connectAll(a, a.Clients)
+		for i := range a.N {
+			bench.PutIndex(buf[1:], i)
+			sendWaiting(clis[0], drained[0], bench.Topic, json.RawMessage(buf))
 		}
 		closeAll()
 		result["sent"] = a.N

@@ -6,7 +6,8 @@
  * peers (internal/benchmark/bench): same command line, same JSON lines on stdout,
  * "FAIL: ..." on stderr and exit status 1 when anything is lost, duplicated or reordered.
  *
- *   node peer.js server|client -scenario s1|s2|s3|s3r|s4|s4b|s4c -socket PATH -n N [-clients K] [-warmup W]
+ *   node peer.js server|client -scenario s1|s2|s3|s3r|s4|s4b|s4c|s5|s6|s7 -socket PATH -n N
+ *       [-clients K] [-warmup W] [-size B] [-inflight F]
  */
 
 'use strict';
@@ -44,9 +45,9 @@ function finish(result) {
 function parseArgs(argv) {
     const role = argv[2];
     if (role !== 'server' && role !== 'client') {
-        fail('usage: peer.js server|client -scenario s1|s2|s3 -socket PATH -n N [-clients K] [-warmup W]');
+        fail('usage: peer.js server|client -scenario s1|...|s7 -socket PATH -n N [-clients K] [-warmup W] [-size B] [-inflight F]');
     }
-    const a = {role, scenario: '', socket: '', n: 0, clients: 8, warmup: 0};
+    const a = {role, scenario: '', socket: '', n: 0, clients: 8, warmup: 0, size: 1 << 20, inflight: 8};
     for (let i = 3; i < argv.length; i++) {
         let name = argv[i].replace(/^--?/, '');
         let value;
@@ -63,14 +64,18 @@ function parseArgs(argv) {
             case 'n': a.n = parseInt(value, 10); break;
             case 'clients': a.clients = parseInt(value, 10); break;
             case 'warmup': a.warmup = parseInt(value, 10); break;
-            case 'cpuprofile': case 'listener': break; // Go peers only
+            case 'size': a.size = parseInt(value, 10); break;
+            case 'inflight': a.inflight = parseInt(value, 10); break;
+            case 'cpuprofile': case 'memprofile': case 'listener': break; // Go peers only
             default: fail(`unknown flag -${name}`);
         }
     }
-    if (!['s1', 's2', 's3', 's3r', 's4', 's4b', 's4c'].includes(a.scenario)) fail(`bad -scenario ${a.scenario}`);
+    if (!['s1', 's2', 's3', 's3r', 's4', 's4b', 's4c', 's5', 's6', 's7'].includes(a.scenario)) fail(`bad -scenario ${a.scenario}`);
     if (!a.socket) fail('-socket is required');
     if (!(a.n > 0)) fail('-n must be positive');
     if (!(a.clients > 0)) fail('-clients must be positive');
+    if (!(a.size >= MIN_SIZE)) fail(`-size must be at least ${MIN_SIZE}`);
+    if (!(a.inflight > 0)) fail('-inflight must be positive');
     return a;
 }
 
@@ -87,12 +92,30 @@ function payloads(n) {
     return p;
 }
 
+// Sized payloads (S6, S7), as bench.SizedPayload and bench.PutIndex: the index
+// as INDEX_WIDTH zero-padded digits, ':', then random lower-case letters.
+const INDEX_WIDTH = 8;
+const MIN_SIZE = INDEX_WIDTH + 2;
+
+function sizedFiller(size) {
+    let r = '';
+    for (let j = INDEX_WIDTH + 1; j < size; j++) {
+        r += String.fromCharCode(97 + Math.floor(Math.random() * 26));
+    }
+    return r;
+}
+
+function sizedPayload(i, filler) {
+    return String(i).padStart(INDEX_WIDTH, '0') + ':' + filler;
+}
+
 // Seq checks that payloads arrive as 0, 1, 2, ... with nothing lost, duplicated or reordered.
 class Seq {
-    constructor(name, max) {
+    constructor(name, max, len) {
         this.name = name;
         this.next = 0;
         this.max = max; // how many are expected; one more is an error
+        this.len = len || 0; // the whole payload's length (sized payloads); 0: "<i>:" + RAND_LEN letters
     }
 
     check(p) {
@@ -112,8 +135,11 @@ class Seq {
             const what = i < this.next ? 'duplicated or reordered' : 'out of order (an earlier one lost?)';
             fail(`${this.name}: expected message ${this.next}, got ${i}: ${what}`);
         }
-        if (p.length - colon - 1 !== RAND_LEN) {
+        if (this.len === 0 && p.length - colon - 1 !== RAND_LEN) {
             fail(`${this.name}: message ${i}: random part of ${p.length - colon - 1} chars, want ${RAND_LEN}`);
+        }
+        if (this.len > 0 && p.length !== this.len) {
+            fail(`${this.name}: message ${i}: ${p.length} chars, want ${this.len}`);
         }
         this.next++;
     }
@@ -196,11 +222,17 @@ class OrderSeq {
 
 const now = () => process.hrtime.bigint();
 
+// cpuNS is the CPU time (user + system) this process has used so far, in nanoseconds.
+function cpuNS() {
+    const u = process.cpuUsage();
+    return (u.user + u.system) * 1000;
+}
+
 function runServer(a) {
     const server = new ipc.Server({socketFile: a.socket});
     server.on('error', err => fail(`server: error event: ${err && err.message}`));
 
-    const expectClients = a.scenario === 's2' ? a.clients : 1;
+    const expectClients = ['s2', 's5', 's7'].includes(a.scenario) ? a.clients : 1;
     let connected = 0;
     let gone = 0;
     let complete = clientId => false; // whether this client may leave now
@@ -284,6 +316,54 @@ function runServer(a) {
             onAllGone = done;
             break;
         }
+        case 's5': case 's7': {
+            // S5: every client sends 0, 1, ... N-1 at once; S7: one client of many does.
+            const seqs = new Map();
+            const want = a.scenario === 's5' ? a.n * a.clients : a.n;
+            const len = a.scenario === 's7' ? a.size : 0;
+            let total = 0;
+            let first;
+            let cpuFirst;
+            complete = clientId => {
+                const s = seqs.get(clientId);
+                if (a.scenario === 's7') return !s || s.next === a.n; // idle clients may leave at any time
+                return !!s && s.next === a.n;
+            };
+            server.on('message.' + TOPIC, (msg, clientId) => {
+                if (total === 0) {
+                    first = now();
+                    cpuFirst = cpuNS();
+                }
+                let seq = seqs.get(clientId);
+                if (!seq) {
+                    seq = new Seq(`server, client ${clientId}`, a.n, len);
+                    seqs.set(clientId, seq);
+                    if (a.scenario === 's7' && seqs.size > 1) fail('server: S7 has one sender, and a second client sent');
+                }
+                seq.check(msg);
+                if (++total === want) {
+                    result.received = total;
+                    result.elapsed_ns = Number(now() - first);
+                    result.cpu_ns = cpuNS() - cpuFirst;
+                }
+            });
+            onAllGone = done;
+            break;
+        }
+        case 's6': {
+            // Large messages echoed; the client keeps at most -inflight unanswered.
+            const seq = new Seq('server', a.n, a.size);
+            complete = () => seq.next === a.n;
+            server.on('message.' + TOPIC, (msg, clientId) => {
+                seq.check(msg);
+                server.send(TOPIC, msg, clientId);
+            });
+            onAllGone = () => {
+                result.echoed = seq.next;
+                done();
+            };
+            break;
+        }
         case 's3': {
             const seq = new Seq('server', a.warmup + a.n);
             complete = () => seq.next === a.warmup + a.n;
@@ -363,6 +443,70 @@ function runClient(a) {
                     c.client.send(ORDER_TOPIC, makeOrder(i));
                 }
                 c.close();
+            });
+            c.client.connect();
+            break;
+        }
+        case 's5': case 's7': {
+            // S5: every client sends the same N payloads, all at once; S7: the
+            // first client sends, the others stay connected and idle.
+            const list = a.scenario === 's5' ? payloads(a.n) : null;
+            const filler = a.scenario === 's7' ? sizedFiller(a.size) : '';
+            const clients = [];
+            let connected = 0;
+            let closed = 0;
+            const sendAll = () => {
+                if (a.scenario === 's5') {
+                    for (let i = 0; i < a.n; i++) {
+                        for (const c of clients) c.client.send(TOPIC, list[i]);
+                    }
+                    result.sent = a.n * a.clients;
+                } else {
+                    for (let i = 0; i < a.n; i++) clients[0].client.send(TOPIC, sizedPayload(i, filler));
+                    result.sent = a.n;
+                }
+                clients.forEach(c => c.close());
+            };
+            for (let k = 0; k < a.clients; k++) {
+                const c = newClient(a, `client ${k}`, () => {
+                    if (++closed === a.clients) finish(result);
+                });
+                clients.push(c);
+                c.client.once('connect', () => {
+                    if (++connected === a.clients) sendAll();
+                });
+                c.client.connect();
+            }
+            break;
+        }
+        case 's6': {
+            const filler = sizedFiller(a.size);
+            const sent = new Array(a.inflight);
+            const seq = new Seq('client', a.n, a.size);
+            let next = 0;
+            let start;
+            const c = newClient(a, 'client', () => finish(result));
+            const sendNext = () => {
+                const p = sizedPayload(next, filler);
+                sent[next % a.inflight] = p;
+                next++;
+                c.client.send(TOPIC, p);
+            };
+            c.client.on('connect', () => {
+                start = now();
+                while (next < a.n && next < a.inflight) sendNext();
+            });
+            c.client.on('message.' + TOPIC, msg => {
+                const i = seq.next;
+                seq.check(msg);
+                if (msg !== sent[i % a.inflight]) fail(`client: echo ${i} is not the message sent`);
+                if (seq.next === a.n) {
+                    result.received = seq.next;
+                    result.elapsed_ns = Number(now() - start);
+                    c.close();
+                    return;
+                }
+                if (next < a.n) sendNext();
             });
             c.client.connect();
             break;

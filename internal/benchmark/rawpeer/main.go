@@ -18,6 +18,7 @@ import (
 	"os"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/socketipc/socketipc/internal/benchmark/bench"
 )
@@ -235,6 +236,111 @@ func runServer(a bench.Args) {
 		result["received"] = seq.Next
 		result["elapsed_ns"] = last.Sub(first).Nanoseconds()
 
+	case "s5", "s7":
+		// One goroutine per connection, each checking its client's
+		// messages; S5: every client sends N, S7: one of them does.
+		bench.Emit("ready", nil)
+		conns := make([]*net.UnixConn, a.Clients)
+		for k := range conns {
+			c, err := ln.AcceptUnix()
+			bench.Check(err)
+			conns[k] = c
+		}
+		size := 0
+		if a.Scenario == "s7" {
+			size = a.Size
+		}
+		type span struct {
+			received          int
+			first, last       time.Time
+			cpuFirst, cpuLast time.Duration
+		}
+		spans := make([]span, len(conns))
+		var wg sync.WaitGroup
+		for k, c := range conns {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				fr := newFrameReader(c)
+				seq := bench.Seq{Name: fmt.Sprintf("server, client %d", k), Max: a.N, Len: size}
+				sp := &spans[k]
+				var env inEnvelope
+				for {
+					err := fr.next(&env)
+					if err == io.EOF {
+						break
+					}
+					if err != nil {
+						bench.Failf("%s: after %d messages: %v", seq.Name, seq.Next, err)
+					}
+					if seq.Next == 0 {
+						sp.first, sp.cpuFirst = time.Now(), bench.CPUTime()
+					}
+					checkTopic(env.Topic, bench.Topic)
+					bench.Check(seq.CheckJSON(env.Message))
+					if seq.Next == a.N {
+						sp.last, sp.cpuLast = time.Now(), bench.CPUTime()
+					}
+				}
+				if seq.Next != a.N && (a.Scenario == "s5" || seq.Next != 0) {
+					bench.Failf("%s: the client left after %d of %d messages", seq.Name, seq.Next, a.N)
+				}
+				sp.received = seq.Next
+				c.Close()
+			}()
+		}
+		wg.Wait()
+		total, senders := 0, 0
+		var first, last time.Time
+		var cpu time.Duration
+		for _, sp := range spans {
+			if sp.received == 0 {
+				continue
+			}
+			total += sp.received
+			senders++
+			if first.IsZero() || sp.first.Before(first) {
+				first = sp.first
+			}
+			if sp.last.After(last) {
+				last = sp.last
+			}
+			cpu = sp.cpuLast - sp.cpuFirst // S7's one sender
+		}
+		if a.Scenario == "s7" && senders != 1 {
+			bench.Failf("server: S7 has one sender, and %d clients sent", senders)
+		}
+		result["received"] = total
+		result["elapsed_ns"] = last.Sub(first).Nanoseconds()
+		if a.Scenario == "s7" {
+			result["cpu_ns"] = cpu.Nanoseconds()
+		}
+
+	case "s6":
+		bench.Emit("ready", nil)
+		c, err := ln.AcceptUnix()
+		bench.Check(err)
+		fr := newFrameReader(c)
+		w := bufio.NewWriter(c)
+		seq := bench.Seq{Name: "server", Max: a.N, Len: a.Size}
+		var env inEnvelope
+		for {
+			err := fr.next(&env)
+			if err == io.EOF {
+				break
+			}
+			bench.Check(err)
+			checkTopic(env.Topic, bench.Topic)
+			bench.Check(seq.CheckJSON(env.Message))
+			bench.Check(writeFrame(w, bench.Topic, env.Message))
+			bench.Check(w.Flush())
+		}
+		if seq.Next != a.N {
+			bench.Failf("server: the client left after %d of %d messages", seq.Next, a.N)
+		}
+		c.Close()
+		result["echoed"] = seq.Next
+
 	case "s3", "s3r": // S3r compares Request with this very write-then-read
 		bench.Emit("ready", nil)
 		c, err := ln.AcceptUnix()
@@ -335,6 +441,106 @@ func runClient(a bench.Args) {
 		bench.Check(c.CloseWrite())
 		io.Copy(io.Discard, c)
 		c.Close()
+		result["sent"] = a.N
+
+	case "s5":
+		// Every client sends the same N payloads, all clients at once.
+		payloads := bench.Payloads(a.N)
+		bench.StartProfile(a.CPUProfile)
+		conns := make([]*net.UnixConn, a.Clients)
+		for k := range conns {
+			conns[k] = dial(a.Socket)
+		}
+		var wg sync.WaitGroup
+		for k, c := range conns {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				w := bufio.NewWriter(c)
+				for _, p := range payloads {
+					if err := writeFrame(w, bench.Topic, p); err != nil {
+						bench.Failf("client %d: send: %v", k, err)
+					}
+				}
+				bench.Check(w.Flush())
+				bench.Check(c.CloseWrite())
+				io.Copy(io.Discard, c)
+				c.Close()
+			}()
+		}
+		wg.Wait()
+		result["sent"] = a.N * a.Clients
+
+	case "s6":
+		// As the library's peer: message i is slot i % InFlight, rewritten
+		// only after the echo of the message it held was compared, so the
+		// string made from it (no copy) was entirely written by then.
+		slots := make([][]byte, a.InFlight)
+		for j := range slots {
+			slots[j] = bench.SizedPayload(a.Size)
+		}
+		inFlight := make(chan struct{}, a.InFlight)
+		bench.StartProfile(a.CPUProfile)
+		c := dial(a.Socket)
+		fr := newFrameReader(c)
+		start := time.Now()
+		go func() {
+			w := bufio.NewWriter(c)
+			for i := range a.N {
+				inFlight <- struct{}{}
+				slot := slots[i%len(slots)]
+				bench.PutIndex(slot, i)
+				if err := writeFrame(w, bench.Topic, unsafe.String(&slot[0], len(slot))); err != nil {
+					bench.Failf("client: send %d: %v", i, err)
+				}
+				bench.Check(w.Flush())
+			}
+		}()
+		seq := bench.Seq{Name: "client", Max: a.N, Len: a.Size}
+		var env inEnvelope
+		for seq.Next < a.N {
+			i := seq.Next
+			if err := fr.next(&env); err != nil {
+				bench.Failf("client: waiting for echo %d: %v", i, err)
+			}
+			checkTopic(env.Topic, bench.Topic)
+			bench.Check(seq.CheckJSON(env.Message))
+			if !bytes.Equal(env.Message[1:len(env.Message)-1], slots[i%len(slots)]) {
+				bench.Failf("client: echo %d is not the message sent", i)
+			}
+			<-inFlight
+		}
+		end := time.Now()
+		bench.Check(c.CloseWrite())
+		expectEOF(fr, "client")
+		c.Close()
+		result["received"] = seq.Next
+		result["elapsed_ns"] = end.Sub(start).Nanoseconds()
+
+	case "s7":
+		// One connection sends, the others stay connected and idle; the
+		// payload goes out as json.RawMessage from one buffer, as in S4.
+		buf := append(append([]byte{'"'}, bench.SizedPayload(a.Size)...), '"')
+		bench.StartProfile(a.CPUProfile)
+		conns := make([]*net.UnixConn, a.Clients)
+		for k := range conns {
+			conns[k] = dial(a.Socket)
+		}
+		w := bufio.NewWriter(conns[0])
+		for i := range a.N {
+			bench.PutIndex(buf[1:], i)
+			if err := writeFrame(w, bench.Topic, json.RawMessage(buf)); err != nil {
+				bench.Failf("client: send: %v", err)
+			}
+		}
+		bench.Check(w.Flush())
+		for _, c := range conns {
+			bench.Check(c.CloseWrite())
+		}
+		for _, c := range conns {
+			io.Copy(io.Discard, c)
+			c.Close()
+		}
 		result["sent"] = a.N
 
 	case "s2":
