@@ -201,10 +201,11 @@ func appendValue(dst []byte, v any, depth int) ([]byte, error) {
 		if x == nil {
 			return append(dst, "null"...), nil
 		}
-		if !validJSON(x) {
+		out, ok := appendValidCompact(dst, x)
+		if !ok {
 			return dst, errSlowPath
 		}
-		return appendCompact(dst, x), nil
+		return out, nil
 	case map[string]any:
 		if x == nil {
 			return append(dst, "null"...), nil
