@@ -39,7 +39,9 @@ func unsafeMask(x uint64) uint64 {
 func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\r' || c == '\t' }
 
 func skipSpace(b []byte, i int) int {
-	for i < len(b) && isSpace(b[i]) {
+	// Most calls find no space: one comparison rules out all but control
+	// characters and the space itself.
+	for i < len(b) && b[i] <= ' ' && isSpace(b[i]) {
 		i++
 	}
 	return i
