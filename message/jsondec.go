@@ -45,9 +45,10 @@ type decodeState struct {
 	// stack, so each map is made once at its final size), and chunks that
 	// hold the boxed numbers and strings, so that boxing them does not
 	// allocate each one on its own.
-	members []member
-	floats  []float64
-	strs    []string
+	members     []member
+	membersHigh int // the most members held at once: what to clear after
+	floats      []float64
+	strs        []string
 }
 
 type member struct {
@@ -276,7 +277,7 @@ func fastUnmarshalAny(payload []byte) (any, bool) {
 	ms := membersPool.Get().(*[]member)
 	d := decodeState{b: payload, members: (*ms)[:0]}
 	v, end := d.anyValue(i)
-	clear(d.members[:cap(d.members)])
+	clear(d.members[:d.membersHigh]) // drop the references: the scratch outlives the result
 	if cap(d.members) <= 1024 {
 		*ms = d.members[:0]
 		membersPool.Put(ms)
@@ -447,9 +448,12 @@ func decFloat(td *typeDec, d *decodeState, i int, p unsafe.Pointer) int {
 		}
 		return -1
 	}
-	f, err := strconv.ParseFloat(bytesString(d.b[i:end]), td.bits)
-	if err != nil {
-		return -1
+	f, ok := parseShortFloat(d.b[i:end])
+	if !ok || td.bits == 32 {
+		var err error
+		if f, err = strconv.ParseFloat(bytesString(d.b[i:end]), td.bits); err != nil {
+			return -1
+		}
 	}
 	if td.bits == 32 {
 		*(*float32)(p) = float32(f)
@@ -457,6 +461,58 @@ func decFloat(td *typeDec, d *decodeState, i int, p unsafe.Pointer) int {
 		*(*float64)(p) = f
 	}
 	return end
+}
+
+// exactPow10 holds the powers of ten that a float64 represents exactly.
+var exactPow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
+
+// parseShortFloat parses the valid JSON number b as a float64 when it has
+// at most 15 digits and no exponent, the common case (prices, counts, ids):
+// the digits make an integer below 2^53 and the fraction's power of ten is
+// exact, so one correctly rounded division gives what
+// strconv.ParseFloat(b, 64) gives (its own fast path, without its general
+// parsing). ok is false for any other number.
+func parseShortFloat(b []byte) (f float64, ok bool) {
+	i, neg := 0, false
+	if len(b) > 0 && b[0] == '-' {
+		i, neg = 1, true
+	}
+	if len(b)-i > 16 || len(b) == i {
+		return 0, false // more than 15 digits and a point, or no digit
+	}
+	var mant uint64
+	frac, dot := 0, false
+	for ; i < len(b); i++ {
+		switch c := b[i]; {
+		case '0' <= c && c <= '9':
+			mant = mant*10 + uint64(c-'0')
+			if dot {
+				frac++
+			}
+		case c == '.' && !dot:
+			dot = true
+		default:
+			return 0, false
+		}
+	}
+	if n := len(b); n-btoi(neg)-btoi(dot) > 15 {
+		return 0, false
+	}
+	f = float64(mant)
+	if frac > 0 {
+		f /= exactPow10[frac]
+	}
+	if neg {
+		f = -f
+	}
+	return f, true
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func decInterface(_ *typeDec, d *decodeState, i int, p unsafe.Pointer) int {
@@ -821,9 +877,12 @@ func (d *decodeState) anyValue(i int) (any, int) {
 		if end < 0 {
 			return nil, -1
 		}
-		f, err := strconv.ParseFloat(bytesString(b[i:end]), 64)
-		if err != nil {
-			return nil, -1
+		f, ok := parseShortFloat(b[i:end])
+		if !ok {
+			var err error
+			if f, err = strconv.ParseFloat(bytesString(b[i:end]), 64); err != nil {
+				return nil, -1
+			}
 		}
 		return d.boxFloat(f), end
 	}
@@ -863,7 +922,9 @@ func (d *decodeState) boxString(s string) any {
 		return ""
 	}
 	if len(d.strs) == cap(d.strs) {
-		d.strs = make([]string, 0, boxChunk)
+		// Objects hold more strings than numbers (their values, not
+		// their names): a larger payload gets larger chunks.
+		d.strs = make([]string, 0, boxChunk+boxChunk*min(len(d.b)/256, 1))
 	}
 	d.strs = append(d.strs, s)
 	var v any
@@ -902,7 +963,7 @@ func (d *decodeState) object(i int) (map[string]any, int) {
 			for _, mb := range ms {
 				m[mb.name] = mb.value // a repeated name: the last wins, as in encoding/json
 			}
-			clear(ms) // drop the references: the scratch outlives the result
+			d.membersHigh = max(d.membersHigh, len(d.members))
 			d.members = d.members[:base]
 			return m, i
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"reflect"
 	"strconv"
 	"strings"
@@ -407,5 +408,51 @@ func TestAppendShortDecimal(t *testing.T) {
 	for _, f := range []float64{1e12, 9.99999999999999e12, 1e13 - 0.01, 123456789012.34, 0.1 + 0.2, 1.005, 2.675, -0.5, 4503599627370495.5} {
 		check(f)
 		check(math.Nextafter(f, 0))
+	}
+}
+
+// parseShortFloat must give strconv.ParseFloat's float64, bit for bit, or
+// decline.
+func TestParseShortFloatMatchesStrconv(t *testing.T) {
+	check := func(s string) {
+		t.Helper()
+		got, ok := parseShortFloat([]byte(s))
+		if !ok {
+			return
+		}
+		want, err := strconv.ParseFloat(s, 64)
+		if err != nil || math.Float64bits(got) != math.Float64bits(want) {
+			t.Fatalf("parseShortFloat(%q) = %v (%x), strconv gives %v (%x), %v", s, got, math.Float64bits(got), want, math.Float64bits(want), err)
+		}
+	}
+	for _, s := range []string{"0", "-0", "-0.0", "0.1", "0.3", "1.005", "19.99", "123456789012345", "-123456789012345",
+		"999999999999999", "0.000000000000001", "9007199254740993", "1234567890123456", "1.23456789012345", "3.14159"} {
+		check(s)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 200000 {
+		digits := 1 + rng.IntN(16)
+		var b []byte
+		if rng.IntN(4) == 0 {
+			b = append(b, '-')
+		}
+		dot := rng.IntN(digits + 1)
+		for k := range digits {
+			if k == dot && k > 0 {
+				b = append(b, '.')
+			}
+			c := byte('0' + rng.IntN(10))
+			if k == 0 && (c == '0' && dot != 1) {
+				c = '1'
+			}
+			b = append(b, c)
+		}
+		check(string(b))
+	}
+	if _, ok := parseShortFloat([]byte("1e5")); ok {
+		t.Error("parseShortFloat took an exponent")
+	}
+	if _, ok := parseShortFloat([]byte("1234567890123456")); ok {
+		t.Error("parseShortFloat took 16 digits")
 	}
 }

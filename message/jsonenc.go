@@ -136,11 +136,16 @@ func appendShortDecimal(dst []byte, f float64) ([]byte, bool) {
 		return dst, false // zero's sign, and large values: strconv
 	}
 	for k, scale := range [...]float64{1, 10, 100} {
-		scaled := math.Round(f * scale)
-		if scaled/scale != f {
+		// The nearest integer (math.Round is not a machine instruction on
+		// amd64); any candidate works, the check below decides.
+		x := f * scale
+		n := int64(x + 0.5)
+		if x < 0 {
+			n = int64(x - 0.5)
+		}
+		if float64(n)/scale != f {
 			continue
 		}
-		n := int64(scaled)
 		if n < 0 {
 			dst = append(dst, '-')
 			n = -n
@@ -201,10 +206,11 @@ func appendValue(dst []byte, v any, depth int) ([]byte, error) {
 		if x == nil {
 			return append(dst, "null"...), nil
 		}
-		if !validJSON(x) {
+		out, ok := appendValidCompact(dst, x)
+		if !ok {
 			return dst, errSlowPath
 		}
-		return appendCompact(dst, x), nil
+		return out, nil
 	case map[string]any:
 		if x == nil {
 			return append(dst, "null"...), nil

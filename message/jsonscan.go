@@ -39,7 +39,9 @@ func unsafeMask(x uint64) uint64 {
 func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\r' || c == '\t' }
 
 func skipSpace(b []byte, i int) int {
-	for i < len(b) && isSpace(b[i]) {
+	// Most calls find no space: one comparison rules out all but control
+	// characters and the space itself.
+	for i < len(b) && b[i] <= ' ' && isSpace(b[i]) {
 		i++
 	}
 	return i
@@ -153,25 +155,36 @@ func scanLiteral(b []byte, i int, lit string) int {
 }
 
 // scanMemberName scans `"name" :` and the whitespace after the colon,
-// starting at b[i]; it returns the index of the member's value or -1.
-func scanMemberName(b []byte, i int) int {
+// starting at b[i]; it returns the index of the member's value or -1, and
+// whether it skipped any whitespace.
+func scanMemberName(b []byte, i int) (int, bool) {
 	if i >= len(b) || b[i] != '"' {
-		return -1
+		return -1, false
 	}
 	if i, _ = scanString(b, i); i < 0 {
-		return -1
+		return -1, false
 	}
-	i = skipSpace(b, i)
-	if i >= len(b) || b[i] != ':' {
-		return -1
+	j := skipSpace(b, i)
+	if j >= len(b) || b[j] != ':' {
+		return -1, false
 	}
-	return skipSpace(b, i+1)
+	k := skipSpace(b, j+1)
+	return k, j != i || k != j+1
 }
 
 // scanValue validates the JSON value that starts at b[i] (no leading
 // whitespace) and returns the index just after it, or -1 if it is invalid.
 // depth is the number of arrays and objects already open around it.
 func scanValue(b []byte, i int, depth int) int {
+	end, _ := scanValueSpaced(b, i, depth)
+	return end
+}
+
+// scanValueSpaced is scanValue that also reports whether the value holds
+// insignificant whitespace (so that a compact value is copied as it is,
+// without a second pass to compact it).
+func scanValueSpaced(b []byte, i int, depth int) (int, bool) {
+	spaced := false
 	// The containers opened here, innermost last: one bit each, set for an
 	// object. 256 levels fit on the stack; deeper values grow it.
 	var small [4]uint64
@@ -180,18 +193,19 @@ func scanValue(b []byte, i int, depth int) int {
 	for {
 		// A value is expected at b[i].
 		if i < 0 || i >= len(b) {
-			return -1
+			return -1, false
 		}
 		switch c := b[i]; c {
 		case '"':
 			i, _ = scanString(b, i)
 		case '{', '[':
 			if depth+n+1 > maxNestingDepth {
-				return -1
+				return -1, false
 			}
-			i = skipSpace(b, i+1)
-			if i >= len(b) {
-				return -1
+			j := skipSpace(b, i+1)
+			spaced = spaced || j != i+1
+			if i = j; i >= len(b) {
+				return -1, false
 			}
 			if b[i] == c+2 { // '{'+2 == '}', '['+2 == ']'
 				i++
@@ -202,7 +216,9 @@ func scanValue(b []byte, i int, depth int) int {
 			}
 			if c == '{' {
 				stack[n>>6] |= 1 << (n & 63)
-				i = scanMemberName(b, i)
+				var sp bool
+				i, sp = scanMemberName(b, i)
+				spaced = spaced || sp
 			} else {
 				stack[n>>6] &^= 1 << (n & 63)
 			}
@@ -220,27 +236,32 @@ func scanValue(b []byte, i int, depth int) int {
 		// After a value: close containers until one wants another value.
 		for {
 			if i < 0 {
-				return -1
+				return -1, false
 			}
 			if n == 0 {
-				return i
+				return i, spaced
 			}
-			i = skipSpace(b, i)
-			if i >= len(b) {
-				return -1
+			j := skipSpace(b, i)
+			spaced = spaced || j != i
+			if i = j; i >= len(b) {
+				return -1, false
 			}
 			object := stack[(n-1)>>6]&(1<<((n-1)&63)) != 0
 			if b[i] == ',' {
-				i = skipSpace(b, i+1)
+				j := skipSpace(b, i+1)
+				spaced = spaced || j != i+1
+				i = j
 				if object {
-					if i = scanMemberName(b, i); i < 0 {
-						return -1
+					var sp bool
+					if i, sp = scanMemberName(b, i); i < 0 {
+						return -1, false
 					}
+					spaced = spaced || sp
 				}
 				break
 			}
 			if object && b[i] != '}' || !object && b[i] != ']' {
-				return -1
+				return -1, false
 			}
 			n--
 			i++
@@ -331,6 +352,25 @@ func getu4(s []byte) rune {
 		r = r*16 + rune(c)
 	}
 	return r
+}
+
+// appendValidCompact appends the JSON text src to dst without its
+// insignificant whitespace, as json.Compact does, and reports whether src
+// is valid JSON (json.Valid); if not, dst is returned as it was. One pass
+// when src is already compact, as payloads usually are.
+func appendValidCompact(dst, src []byte) ([]byte, bool) {
+	i := skipSpace(src, 0)
+	if i >= len(src) {
+		return dst, false
+	}
+	end, spaced := scanValueSpaced(src, i, 0)
+	if end < 0 || skipSpace(src, end) != len(src) {
+		return dst, false
+	}
+	if !spaced {
+		return append(dst, src[i:end]...), true
+	}
+	return appendCompact(dst, src[i:end]), true
 }
 
 // appendCompact appends the valid JSON text src to dst without its

@@ -341,6 +341,47 @@ func TestUnmarshal(t *testing.T) {
 	}
 }
 
+// appendValidCompact (json.RawMessage payloads on Send) must say what
+// json.Valid says and write what json.Compact writes, in one pass or two.
+func TestAppendValidCompactMatchesEncodingJSON(t *testing.T) {
+	for _, s := range []string{
+		``, ` `, `1`, ` 1 `, `[1,2]`, `[1, 2]`, "[\n1\t,2\r]", `{"a":1}`, `{"a" :1}`, `{"a": 1}`,
+		`{ "a":1}`, `{"a":1 }`, `{"a":1, "b":[ ]}`, `{"a":"x y"}`, `[{"a":[{"b":" "}]} ,1]`, `[1 2]`,
+		`{"a":}`, `"\" "`, ` {} `, `{ }`, `[ ]`, `{"a":{"b":{}}, "c":"\u00e9 \""}`,
+	} {
+		checkAppendValidCompact(t, []byte(s))
+	}
+}
+
+func checkAppendValidCompact(t *testing.T, src []byte) {
+	t.Helper()
+	got, ok := appendValidCompact([]byte("prefix"), src)
+	if want := json.Valid(src); ok != want {
+		t.Fatalf("appendValidCompact(%q) valid = %v, json.Valid says %v", src, ok, want)
+	}
+	if !ok {
+		if string(got) != "prefix" {
+			t.Fatalf("appendValidCompact(%q) invalid but wrote %q", src, got)
+		}
+		return
+	}
+	var want bytes.Buffer
+	want.WriteString("prefix")
+	if err := json.Compact(&want, src); err != nil {
+		t.Fatalf("json.Compact(%q): %v", src, err)
+	}
+	if string(got) != want.String() {
+		t.Fatalf("appendValidCompact(%q) = %q, json.Compact gives %q", src, got, want.String())
+	}
+}
+
+func FuzzAppendValidCompact(f *testing.F) {
+	for _, s := range []string{`{"a": [1, 2, {"b" : "c d"}]}`, `[1,2]`, " \"x\" ", `{"a":1 "b":2}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(checkAppendValidCompact)
+}
+
 func TestValidJSONMatchesEncodingJSON(t *testing.T) {
 	for _, s := range []string{
 		``, ` `, `1`, `-`, `-0`, `-01`, `0.`, `0.1`, `1e`, `1e+`, `1E-5`, `1.5e10`, `.5`, `+1`, `0x1`,

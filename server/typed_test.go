@@ -62,6 +62,37 @@ func TestServerOnMessage(t *testing.T) {
 	assert.Len(t, calls, 0, "removed by its handle")
 }
 
+// A listener type of 64 bytes or more is decoded into a reused scratch
+// value and copied out: each message still gets exactly its own fields,
+// never those left by an earlier one, nor by one that failed half-way.
+type bigJob struct {
+	ID    int      `json:"id"`
+	Name  string   `json:"name"`
+	Tags  []string `json:"tags"`
+	Owner *job     `json:"owner"`
+	Note  string   `json:"note"`
+	Extra [4]int   `json:"extra"`
+}
+
+func TestServerOnMessageLargeType(t *testing.T) {
+	leakcheck.Check(t)
+	srv, log := startServer(t, server.Options{}, "message.big")
+	got := make(chan bigJob, 10)
+	server.OnMessage(srv, "big", func(msg bigJob, _ string) { got <- msg })
+	p := dialRaw(t, srv, log)
+
+	p.write(t, frameJSON("big", `{"id":1,"name":"a","tags":["x","y"],"owner":{"id":2,"name":"o"},"note":"n","extra":[1,2,3,4]}`))
+	assert.Equal(t, bigJob{ID: 1, Name: "a", Tags: []string{"x", "y"}, Owner: &job{2, "o"}, Note: "n", Extra: [4]int{1, 2, 3, 4}}, receive(t, got))
+
+	p.write(t, frameJSON("big", `{"id":3,"tags":["z"],"name":5}`)) // fails after id and tags
+	var pte *message.PayloadTypeError
+	require.ErrorAs(t, waitError(t, log), &pte)
+
+	p.write(t, frameJSON("big", `{"note":"only"}`))
+	assert.Equal(t, bigJob{Note: "only"}, receive(t, got))
+	assert.Len(t, got, 0)
+}
+
 // client.OnMessage: the same on the client's side.
 func TestClientOnMessage(t *testing.T) {
 	leakcheck.Check(t)

@@ -111,20 +111,21 @@ type Conn struct {
 
 	raw syscall.RawConn
 
-	mu          sync.Mutex
-	queue       sendQueue
-	spareSegs   [][]byte
-	queued      int  // bytes in queue plus bytes being written
-	writing     bool // the writer, or a sender writing inline, owns the socket's write side
-	lastEnqueue time.Duration
-	closing     bool
-	aborted     bool
-	wantDrain   bool
-	unsent      int // bytes dropped by an abort or a flush timeout
-	unsentMsgs  int // the frames those bytes belonged to (a frame cut short counts)
-	dropReason  error
-	writeIdle   sync.Cond // on mu: signalled when writing becomes false
-	wake        chan struct{}
+	mu           sync.Mutex
+	queue        sendQueue
+	spareSegs    [][]byte
+	spareRetired []*[chunkSize]byte // the writer's, as spareSegs
+	queued       int                // bytes in queue plus bytes being written
+	writing      bool               // the writer, or a sender writing inline, owns the socket's write side
+	lastEnqueue  time.Duration
+	closing      bool
+	aborted      bool
+	wantDrain    bool
+	unsent       int // bytes dropped by an abort or a flush timeout
+	unsentMsgs   int // the frames those bytes belonged to (a frame cut short counts)
+	dropReason   error
+	writeIdle    sync.Cond // on mu: signalled when writing becomes false
+	wake         chan struct{}
 
 	inflight    atomic.Int64 // bytes handed to the loop, not yet delivered
 	space       chan struct{}

@@ -24,6 +24,11 @@ type sendQueue struct {
 	chunk     []byte // the chunk being filled; bytes past len are free
 	open      bool   // the last segment ends at len(chunk): a copy may extend it
 	openStart int    // where the last segment starts in chunk, when open
+	// retired holds the chunks filled before the current one whose frames
+	// the writer has not yet written: once it has, they go back to chunks.
+	// (A sender that outpaces its peer would otherwise copy every frame
+	// into freshly allocated, zeroed, cold memory.)
+	retired []*[chunkSize]byte
 }
 
 func (q *sendQueue) empty() bool { return len(q.segs) == 0 }
@@ -37,6 +42,9 @@ func (q *sendQueue) copyIn(frame []byte) {
 		return
 	}
 	if cap(q.chunk)-len(q.chunk) < len(frame) {
+		if cap(q.chunk) == chunkSize {
+			q.retired = append(q.retired, (*[chunkSize]byte)(q.chunk[:chunkSize]))
+		}
 		q.chunk = chunks.Get().(*[chunkSize]byte)[:0]
 		q.open = false
 	}
@@ -78,11 +86,23 @@ func (q *sendQueue) pushFront(seg []byte) {
 
 // take hands every segment to the writer and starts afresh with spare.
 // The chunk stays: later copies fill its free part, which the writer's
-// segments never cover.
-func (q *sendQueue) take(spare [][]byte) (segs [][]byte, n int) {
-	segs, n = q.segs, q.bytes
-	q.segs, q.bytes, q.open = spare[:0], 0, false
-	return segs, n
+// segments never cover. The chunks retired so far hold no frame outside
+// segs (earlier takes were written before this one): once segs are
+// written, the writer gives them back with recycle.
+func (q *sendQueue) take(spare [][]byte, spareRetired []*[chunkSize]byte) (segs [][]byte, n int, retired []*[chunkSize]byte) {
+	segs, n, retired = q.segs, q.bytes, q.retired
+	q.segs, q.bytes, q.open, q.retired = spare[:0], 0, false, spareRetired[:0]
+	return segs, n, retired
+}
+
+// recycle gives back chunks whose frames are all written, and returns the
+// emptied slice for the next take.
+func recycle(retired []*[chunkSize]byte) []*[chunkSize]byte {
+	for i, c := range retired {
+		chunks.Put(c)
+		retired[i] = nil
+	}
+	return retired[:0]
 }
 
 // chunks holds chunks no queue is using.

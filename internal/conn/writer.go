@@ -178,8 +178,8 @@ func (c *Conn) writeLoop() {
 			}
 			continue
 		}
-		segs, size := c.queue.take(c.spareSegs)
-		c.spareSegs = nil
+		segs, size, retired := c.queue.take(c.spareSegs, c.spareRetired)
+		c.spareSegs, c.spareRetired = nil, nil
 		c.writing = true
 		c.mu.Unlock()
 
@@ -191,11 +191,17 @@ func (c *Conn) writeLoop() {
 			lost = framesEnding(bufs, c.cfg.Framing.Delimiter())
 		}
 		clear(segs)
+		if err == nil {
+			retired = recycle(retired)
+		} else {
+			clear(retired) // unwritten frames may still be in them: leave them to the GC
+			retired = retired[:0]
+		}
 
 		c.mu.Lock()
 		c.writing = false
 		c.writeIdle.Broadcast()
-		c.spareSegs = segs[:0]
+		c.spareSegs, c.spareRetired = segs[:0], retired
 		if c.queue.empty() {
 			c.queue.releaseChunk()
 		}

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/socketipc/socketipc/emitter"
 	"github.com/socketipc/socketipc/internal/conn"
@@ -61,7 +62,30 @@ func OnMessage[T any](e *Endpoint, topic string, fn func(msg T, clientID string)
 	event := "message." + topic
 	typ := reflect.TypeFor[T]()
 	e.typed.add(event, typ)
+	// Decoding into a fresh variable puts it on the heap for every message
+	// (the decoder gets its address through an interface). A large T, with
+	// the JSON transcoder (which keeps nothing it decodes into), is decoded
+	// into a pooled scratch value instead and copied out, so that the
+	// listener's copy stays on the stack: an allocation less per message.
+	var scratch *sync.Pool
+	if t := e.base.Transcoder; unsafe.Sizeof(*new(T)) >= minScratchSize && (t == nil || t == message.JSON) {
+		scratch = &sync.Pool{New: func() any { return new(T) }}
+	}
 	call := func(raw json.RawMessage, clientID string) {
+		if scratch != nil {
+			sp := scratch.Get().(*T)
+			err := decodeInto(e, raw, sp)
+			v := *sp
+			var zero T
+			*sp = zero // the decoder needs a zero target, and the pool keeps no references
+			scratch.Put(sp)
+			if err != nil {
+				e.emitError(&message.PayloadTypeError{Event: event, Topic: topic, Type: typ, ClientID: clientID, Err: err})
+				return
+			}
+			fn(v, clientID)
+			return
+		}
 		var v T
 		if err := decodeInto(e, raw, &v); err != nil {
 			e.emitError(&message.PayloadTypeError{Event: event, Topic: topic, Type: typ, ClientID: clientID, Err: err})
@@ -78,6 +102,9 @@ func OnMessage[T any](e *Endpoint, topic string, fn func(msg T, clientID string)
 // decodeInto decodes raw into *v: through the message being delivered
 // when raw is its payload (so a value decoded ahead is used), else (an
 // application's Emit of a message event) with the transcoder.
+// minScratchSize: smaller values cost less to allocate than to pool.
+const minScratchSize = 64
+
 func decodeInto[T any](e *Endpoint, raw json.RawMessage, v *T) error {
 	if m := e.current; m != nil && sameBytes(m.PayloadBytes(), raw) {
 		return conn.DecodeAs(m, v)
