@@ -40,8 +40,12 @@ func TestBroadcastReportsClosingClient(t *testing.T) {
 
 	// The server sees the half-close (its reader gets EOF) and starts closing
 	// that connection; from then on a Send to it fails.
-	require.Eventually(t, func() bool { return srv.Send("probe", 0, p.ID) != nil },
+	var sendErr error
+	require.Eventually(t, func() bool { sendErr = srv.Send("probe", 0, p.ID); return sendErr != nil },
 		ioTimeout, time.Millisecond, "a Send to the half-closed client never failed")
+	require.ErrorIs(t, sendErr, message.ErrBadClient, "as for a client that is gone (Node's BadClientError)")
+	require.ErrorIs(t, sendErr, message.ErrConnectionClosed, "as Broadcast reports it")
+	assert.Equal(t, `socketipc: send "probe" to client `+p.ID+`: the connection is closing`, sendErr.Error())
 	assert.ElementsMatch(t, []string{p.ID, other.ID}, srv.ClientIDs(), "closing, not yet gone")
 
 	err := srv.Broadcast("all", 1)

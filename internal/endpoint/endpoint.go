@@ -387,7 +387,7 @@ func (e *Endpoint) Send(target func() *conn.Conn, topic string, msg any, noTarge
 	case err == nil:
 		return nil
 	case errors.Is(err, message.ErrConnectionClosed):
-		err = fmt.Errorf("%w: the connection is closing", noTarget)
+		err = &closingError{target: noTarget, closed: err}
 	case errors.Is(err, message.ErrQueueFull) && onFull != nil:
 		err = onFull(c, err)
 	}
@@ -495,3 +495,14 @@ func (e *Endpoint) EventNames() []string {
 	}
 	return e.em.EventNames()
 }
+
+// closingError is a send to a connection that is closing: it matches both
+// the owner's "no target" error (ErrBadClient, ErrNoServer, as for one that
+// is gone) and message.ErrConnectionClosed (as a Broadcast reports it).
+type closingError struct{ target, closed error }
+
+func (e *closingError) Error() string {
+	return errtext.Prefix + "the connection is closing"
+}
+
+func (e *closingError) Unwrap() []error { return []error{e.target, e.closed} }
