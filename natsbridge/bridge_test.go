@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -314,5 +315,51 @@ func TestOptions(t *testing.T) {
 		if _, err := natsbridge.ForServer(h.srv, nc, opts); !errors.Is(err, natsbridge.ErrOptions) {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+// Messages from one client on one topic arrive in order at another bridge's
+// clients; a message for an unknown client is counted as undelivered.
+func TestOrderAndUndelivered(t *testing.T) {
+	ns := runNATS(t)
+	a, c := newHost(t), newHost(t)
+	opts := natsbridge.Options{Topics: []string{"seq"}}
+	bridge(t, a, connectNATS(t, ns), opts)
+	bc := bridge(t, c, connectNATS(t, ns), opts)
+	const n = 500
+	go func() {
+		for i := range n {
+			if err := a.cli.Send("seq", i); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	for i := range n {
+		select {
+		case got := <-c.got:
+			if want := (msg{"seq", strconv.Itoa(i)}); got != want {
+				t.Fatalf("message %d: got %+v", i, got)
+			}
+		case <-time.After(wait):
+			t.Fatalf("message %d did not arrive", i)
+		}
+	}
+
+	pub := connectNATS(t, ns)
+	m := nats.NewMsg(bc.Subject("seq"))
+	m.Data = []byte(`1`)
+	m.Header.Set(natsbridge.HeaderTo, "no-such-client")
+	if err := pub.PublishMsg(m); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-c.errs:
+		t.Logf("reported: %v", err)
+	case <-time.After(wait):
+		t.Fatal("no error for a message to an unknown client")
+	}
+	if s := bc.Stats(); s.Delivered != n || s.Undelivered != 1 {
+		t.Errorf("stats %+v", s)
 	}
 }
