@@ -15,15 +15,21 @@
 // full, connection closed), is dropped, counted in Stats.Dropped and reported
 // on the Server's "error" event as an error matching ErrDropped. NATS core
 // delivery is at most once: see docs/SCALING.md.
+//
+// Requests (Options.Requests) cross too: a local client's Request is asked
+// on NATS, and a bridge with Options.Answerer answers by asking one of its
+// local clients.
 package natsbridge
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nuid"
@@ -70,6 +76,20 @@ type Options struct {
 	// MaxPending bounds the messages waiting to be published. Zero means
 	// DefaultMaxPending.
 	MaxPending int
+
+	// Requests are the topics whose requests cross NATS: a local client's
+	// Request for one of them is handled by the bridge (server.Handle),
+	// which asks NATS and relays the reply or failure.
+	Requests []string
+	// Answerer, when set, lets this bridge answer the requests for Requests
+	// from other bridges: it names the local client to ask ("" fails the
+	// request with ErrNoAnswerer). It runs on a bridge goroutine, not on the
+	// event loop. One bridge of those with an Answerer answers each request
+	// (a NATS queue group).
+	Answerer func(topic string) (clientID string)
+	// RequestTimeout bounds each request sent to NATS; the answering side
+	// gets the time left. Zero means DefaultRequestTimeout.
+	RequestTimeout time.Duration
 }
 
 // Stats are a bridge's counters since it started.
@@ -93,8 +113,16 @@ type Bridge struct {
 	stop    chan struct{}
 	done    chan struct{}
 	handle  emitter.Handle
+	handles []emitter.Handle // request handlers
 	subs    []*nats.Subscription
 	closing sync.Once
+
+	requestTimeout time.Duration
+	ctx            context.Context // ends with Close: in-flight requests stop
+	cancel         context.CancelFunc
+	wg             sync.WaitGroup // request goroutines (track)
+	mu             sync.Mutex     // guards closed, and wg.Add against Close's Wait
+	closed         bool
 
 	published, dropped, delivered, undelivered, ignored atomic.Uint64
 }
@@ -111,7 +139,7 @@ func ForServer(srv *server.Server, nc *nats.Conn, opts Options) (*Bridge, error)
 	if !validPrefix(opts.Prefix) {
 		return nil, fmt.Errorf("%w: prefix %q is not a literal NATS subject", ErrOptions, opts.Prefix)
 	}
-	if len(opts.Topics) == 0 {
+	if len(opts.Topics) == 0 && len(opts.Requests) == 0 {
 		return nil, fmt.Errorf("%w: no topics", ErrOptions)
 	}
 	if opts.MaxPending < 0 {
@@ -123,12 +151,21 @@ func ForServer(srv *server.Server, nc *nats.Conn, opts Options) (*Bridge, error)
 	if opts.ID == "" {
 		opts.ID = nuid.Next()
 	}
+	if opts.RequestTimeout < 0 {
+		return nil, fmt.Errorf("%w: RequestTimeout %v", ErrOptions, opts.RequestTimeout)
+	}
+	if opts.RequestTimeout == 0 {
+		opts.RequestTimeout = DefaultRequestTimeout
+	}
 	b := &Bridge{
 		srv: srv, nc: nc, id: opts.ID, prefix: opts.Prefix,
 		out:  make(chan *nats.Msg, opts.MaxPending),
 		stop: make(chan struct{}),
 		done: make(chan struct{}),
+
+		requestTimeout: opts.RequestTimeout,
 	}
+	b.ctx, b.cancel = context.WithCancel(context.Background())
 	topics := make(map[string]bool, len(opts.Topics))
 	for _, t := range opts.Topics {
 		if topics[t] {
@@ -142,6 +179,11 @@ func ForServer(srv *server.Server, nc *nats.Conn, opts Options) (*Bridge, error)
 			return nil, fmt.Errorf("natsbridge: subscribe %q: %w", b.Subject(topic), err)
 		}
 		b.subs = append(b.subs, sub)
+	}
+	if err := b.serveRequests(opts); err != nil {
+		b.removeHandlers()
+		b.unsubscribe()
+		return nil, err
 	}
 	go b.publish()
 	b.handle = srv.On(server.EventMessage, func(raw json.RawMessage, topic, clientID string) {
@@ -175,11 +217,23 @@ func (b *Bridge) Stats() Stats {
 func (b *Bridge) Close() error {
 	b.closing.Do(func() {
 		b.srv.Off(b.handle)
+		b.removeHandlers()
 		b.unsubscribe()
+		b.mu.Lock()
+		b.closed = true
+		b.mu.Unlock()
+		b.cancel()
+		b.wg.Wait()
 		close(b.stop)
 		<-b.done
 	})
 	return nil
+}
+
+func (b *Bridge) removeHandlers() {
+	for _, h := range b.handles {
+		b.srv.Off(h)
+	}
 }
 
 func (b *Bridge) unsubscribe() {

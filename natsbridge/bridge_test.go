@@ -92,6 +92,8 @@ func newHost(t *testing.T) *host {
 	cli.On(client.EventMessage, func(raw json.RawMessage, topic string) {
 		h.got <- msg{topic, string(raw)}
 	})
+	cliConnected := make(chan struct{}, 1)
+	cli.Once(client.EventConnect, func() { cliConnected <- struct{}{} })
 	if err := cli.Connect(); err != nil {
 		t.Fatal(err)
 	}
@@ -100,6 +102,11 @@ func newHost(t *testing.T) *host {
 	case h.id = <-connected:
 	case <-time.After(wait):
 		t.Fatal("client did not connect")
+	}
+	select {
+	case <-cliConnected:
+	case <-time.After(wait):
+		t.Fatal("client did not see its connection")
 	}
 	h.cli = cli
 	return h
