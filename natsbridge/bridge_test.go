@@ -124,6 +124,24 @@ func (h *host) expect(t *testing.T, want msg) {
 	}
 }
 
+// statsReach waits until b's counters satisfy ok, and fails the test if they
+// never do. A counter moves just after its message does, so a test that has
+// seen the message may read the counters a moment early.
+func statsReach(t *testing.T, b *natsbridge.Bridge, ok func(natsbridge.Stats) bool) natsbridge.Stats {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for {
+		s := b.Stats()
+		if ok(s) {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stats %+v", s)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func bridge(t *testing.T, h *host, nc *nats.Conn, opts natsbridge.Options) *natsbridge.Bridge {
 	t.Helper()
 	b, err := natsbridge.ForServer(h.srv, nc, opts)
@@ -178,9 +196,7 @@ func TestLocalToNATS(t *testing.T) {
 	if m, err := sub.NextMsg(100 * time.Millisecond); err == nil {
 		t.Errorf("a message not bridged reached NATS: %s %s", m.Subject, m.Data)
 	}
-	if s := b.Stats(); s.Published != 1 || s.Dropped != 0 {
-		t.Errorf("stats %+v", s)
-	}
+	statsReach(t, b, func(s natsbridge.Stats) bool { return s.Published == 1 && s.Dropped == 0 })
 }
 
 func TestNATSToLocal(t *testing.T) {
@@ -247,9 +263,7 @@ func TestNATSToLocal(t *testing.T) {
 		t.Fatalf("a client of an unbridged server got %+v", got)
 	default:
 	}
-	if s := b.Stats(); s.Delivered != 3 || s.Undelivered != 0 {
-		t.Errorf("stats %+v", s)
-	}
+	statsReach(t, b, func(s natsbridge.Stats) bool { return s.Delivered == 3 && s.Undelivered == 0 })
 }
 
 // Two bridges on the same topic: a message crosses once each way and never
@@ -279,10 +293,8 @@ func TestTwoBridgesNoLoop(t *testing.T) {
 		t.Fatalf("a's client got %+v back", got)
 	default:
 	}
-	sa, sc := ba.Stats(), bc.Stats()
-	if sa.Published != 2 || sa.Delivered != 1 || sa.Ignored != 2 || sc.Published != 1 || sc.Delivered != 2 || sc.Ignored != 1 {
-		t.Errorf("stats a %+v, c %+v", sa, sc)
-	}
+	statsReach(t, ba, func(s natsbridge.Stats) bool { return s.Published == 2 && s.Delivered == 1 && s.Ignored == 2 })
+	statsReach(t, bc, func(s natsbridge.Stats) bool { return s.Published == 1 && s.Delivered == 2 && s.Ignored == 1 })
 }
 
 // A full publish buffer drops, counts and reports; the event loop goes on.
@@ -366,7 +378,5 @@ func TestOrderAndUndelivered(t *testing.T) {
 	case <-time.After(wait):
 		t.Fatal("no error for a message to an unknown client")
 	}
-	if s := bc.Stats(); s.Delivered != n || s.Undelivered != 1 {
-		t.Errorf("stats %+v", s)
-	}
+	statsReach(t, bc, func(s natsbridge.Stats) bool { return s.Delivered == n && s.Undelivered == 1 })
 }

@@ -78,9 +78,6 @@ func TestNATSRestart(t *testing.T) {
 	}
 	send(200, 300)
 	receiveUntil(299)
-	s := ba.Stats()
-	if s.Published+s.Dropped != 300 {
-		t.Errorf("published %d + dropped %d != 300 sent", s.Published, s.Dropped)
-	}
+	s := statsReach(t, ba, func(s natsbridge.Stats) bool { return s.Published+s.Dropped == 300 })
 	t.Logf("bridge a: %+v; the receiver's last message %d", s, last)
 }
