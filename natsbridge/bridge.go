@@ -16,7 +16,10 @@
 // on the Server's "error" event as an error matching ErrDropped. NATS core
 // delivery is at most once: see docs/SCALING.md.
 //
-// Requests (Options.Requests) cross too: a local client's Request is asked
+// ForClient bridges a Client the same way: what its server sends on the
+// topics is published, and what NATS brings is sent to its server.
+//
+// Requests (Options.Requests) cross too, for a Server: a local client's Request is asked
 // on NATS, and a bridge with Options.Answerer answers by asking one of its
 // local clients.
 package natsbridge
@@ -33,6 +36,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nuid"
+	"github.com/socketipc/socketipc/client"
 	"github.com/socketipc/socketipc/emitter"
 	"github.com/socketipc/socketipc/server"
 )
@@ -104,7 +108,7 @@ type Stats struct {
 // Bridge forwards topics between one Server and one NATS connection.
 // Close it before closing either.
 type Bridge struct {
-	srv    *server.Server
+	local
 	nc     *nats.Conn
 	id     string
 	prefix string
@@ -127,12 +131,70 @@ type Bridge struct {
 	published, dropped, delivered, undelivered, ignored atomic.Uint64
 }
 
+// local is the socketipc side of a bridge: a Server or a Client.
+type local struct {
+	srv     *server.Server // nil for a Client: requests are bridged for a Server only
+	on      func(forward func(topic string, raw json.RawMessage, clientID string)) emitter.Handle
+	off     func(emitter.Handle) bool
+	emit    func(error)
+	deliver func(topic string, raw json.RawMessage, to string) error
+}
+
 // ForServer starts forwarding opts.Topics between srv and nc. nc is the
 // caller's: the bridge never closes it.
 func ForServer(srv *server.Server, nc *nats.Conn, opts Options) (*Bridge, error) {
 	if srv == nil || nc == nil {
 		return nil, fmt.Errorf("%w: nil Server or nats.Conn", ErrOptions)
 	}
+	return start(nc, opts, local{
+		srv: srv,
+		on: func(forward func(topic string, raw json.RawMessage, clientID string)) emitter.Handle {
+			return srv.On(server.EventMessage, func(raw json.RawMessage, topic, clientID string) { forward(topic, raw, clientID) })
+		},
+		off:  srv.Off,
+		emit: func(err error) { srv.Emit(server.EventError, err) },
+		deliver: func(topic string, raw json.RawMessage, to string) error {
+			if to != "" {
+				return srv.Send(topic, raw, to)
+			}
+			return srv.Broadcast(topic, raw)
+		},
+	})
+}
+
+// ForClient starts forwarding opts.Topics between c and nc: the messages
+// c's server sends on them are published, and the messages on their
+// subjects are sent to the server (those with HeaderTo, meant for one
+// client of a Server, are ignored). Options.Requests are not bridged for a
+// Client. Do not bridge a topic on both a Server and one of its clients:
+// what the client bridge sends becomes a new message of the Server's, with
+// no origin, and would come back.
+func ForClient(c *client.Client, nc *nats.Conn, opts Options) (*Bridge, error) {
+	if c == nil || nc == nil {
+		return nil, fmt.Errorf("%w: nil Client or nats.Conn", ErrOptions)
+	}
+	if len(opts.Requests) > 0 || opts.Answerer != nil {
+		return nil, fmt.Errorf("%w: requests are bridged for a Server only", ErrOptions)
+	}
+	return start(nc, opts, local{
+		on: func(forward func(topic string, raw json.RawMessage, clientID string)) emitter.Handle {
+			return c.On(client.EventMessage, func(raw json.RawMessage, topic string) { forward(topic, raw, "") })
+		},
+		off:  c.Off,
+		emit: func(err error) { c.Emit(client.EventError, err) },
+		deliver: func(topic string, raw json.RawMessage, to string) error {
+			if to != "" {
+				return errForOneClient
+			}
+			return c.Send(topic, raw)
+		},
+	})
+}
+
+// errForOneClient makes a Client bridge ignore a message with HeaderTo.
+var errForOneClient = errors.New("natsbridge: for one client of a Server")
+
+func start(nc *nats.Conn, opts Options, loc local) (*Bridge, error) {
 	if opts.Prefix == "" {
 		opts.Prefix = DefaultPrefix
 	}
@@ -158,7 +220,7 @@ func ForServer(srv *server.Server, nc *nats.Conn, opts Options) (*Bridge, error)
 		opts.RequestTimeout = DefaultRequestTimeout
 	}
 	b := &Bridge{
-		srv: srv, nc: nc, id: opts.ID, prefix: opts.Prefix,
+		local: loc, nc: nc, id: opts.ID, prefix: opts.Prefix,
 		out:  make(chan *nats.Msg, opts.MaxPending),
 		stop: make(chan struct{}),
 		done: make(chan struct{}),
@@ -176,6 +238,7 @@ func ForServer(srv *server.Server, nc *nats.Conn, opts Options) (*Bridge, error)
 		sub, err := nc.Subscribe(b.Subject(topic), func(m *nats.Msg) { b.fromNATS(topic, m) })
 		if err != nil {
 			b.unsubscribe()
+			b.cancel()
 			return nil, fmt.Errorf("natsbridge: subscribe %q: %w", b.Subject(topic), err)
 		}
 		b.subs = append(b.subs, sub)
@@ -183,10 +246,11 @@ func ForServer(srv *server.Server, nc *nats.Conn, opts Options) (*Bridge, error)
 	if err := b.serveRequests(opts); err != nil {
 		b.removeHandlers()
 		b.unsubscribe()
+		b.cancel()
 		return nil, err
 	}
 	go b.publish()
-	b.handle = srv.On(server.EventMessage, func(raw json.RawMessage, topic, clientID string) {
+	b.handle = loc.on(func(topic string, raw json.RawMessage, clientID string) {
 		if topics[topic] {
 			b.toNATS(topic, raw, clientID)
 		}
@@ -216,7 +280,7 @@ func (b *Bridge) Stats() Stats {
 // It does not close the Server or the NATS connection.
 func (b *Bridge) Close() error {
 	b.closing.Do(func() {
-		b.srv.Off(b.handle)
+		b.off(b.handle)
 		b.removeHandlers()
 		b.unsubscribe()
 		b.mu.Lock()
@@ -232,7 +296,7 @@ func (b *Bridge) Close() error {
 
 func (b *Bridge) removeHandlers() {
 	for _, h := range b.handles {
-		b.srv.Off(h)
+		b.off(h)
 	}
 }
 
@@ -256,7 +320,7 @@ func (b *Bridge) toNATS(topic string, raw json.RawMessage, clientID string) {
 	case b.out <- m:
 	default:
 		n := b.dropped.Add(1)
-		b.srv.Emit(server.EventError, fmt.Errorf("%w: topic %q: publish buffer full (%d dropped in all)", ErrDropped, topic, n))
+		b.emit(fmt.Errorf("%w: topic %q: publish buffer full (%d dropped in all)", ErrDropped, topic, n))
 	}
 }
 
@@ -266,7 +330,7 @@ func (b *Bridge) publish() {
 	send := func(m *nats.Msg) {
 		if err := b.nc.PublishMsg(m); err != nil {
 			n := b.dropped.Add(1)
-			b.srv.Emit(server.EventError, fmt.Errorf("%w: subject %q (%d dropped in all): %w", ErrDropped, m.Subject, n, err))
+			b.emit(fmt.Errorf("%w: subject %q (%d dropped in all): %w", ErrDropped, m.Subject, n, err))
 			return
 		}
 		b.published.Add(1)
@@ -295,12 +359,10 @@ func (b *Bridge) fromNATS(topic string, m *nats.Msg) {
 		b.ignored.Add(1)
 		return
 	}
-	raw := json.RawMessage(m.Data)
-	var err error
-	if to := m.Header.Get(HeaderTo); to != "" {
-		err = b.srv.Send(topic, raw, to)
-	} else {
-		err = b.srv.Broadcast(topic, raw)
+	err := b.deliver(topic, json.RawMessage(m.Data), m.Header.Get(HeaderTo))
+	if errors.Is(err, errForOneClient) {
+		b.ignored.Add(1)
+		return
 	}
 	if err != nil {
 		b.undelivered.Add(1)

@@ -124,6 +124,6 @@ func (b *Bridge) answer(topic string, m *nats.Msg, answerer func(topic string) s
 		reply.Data = resp
 	}
 	if err := m.RespondMsg(reply); err != nil {
-		b.srv.Emit(server.EventError, fmt.Errorf("natsbridge: reply to %q: %w", topic, err))
+		b.emit(fmt.Errorf("natsbridge: reply to %q: %w", topic, err))
 	}
 }
