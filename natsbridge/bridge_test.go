@@ -20,7 +20,7 @@ const wait = 5 * time.Second
 
 // socketFile is a short socket path in a fresh temporary folder (Unix socket
 // paths are limited to about 100 bytes, and t.TempDir's can be longer).
-func socketFile(t *testing.T) string {
+func socketFile(t testing.TB) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "nb")
 	if err != nil {
@@ -31,7 +31,7 @@ func socketFile(t *testing.T) string {
 }
 
 // runNATS starts an embedded NATS server on a random loopback port.
-func runNATS(t *testing.T) *natsserver.Server {
+func runNATS(t testing.TB) *natsserver.Server {
 	t.Helper()
 	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
 	if err != nil {
@@ -45,7 +45,7 @@ func runNATS(t *testing.T) *natsserver.Server {
 	return ns
 }
 
-func connectNATS(t *testing.T, ns *natsserver.Server) *nats.Conn {
+func connectNATS(t testing.TB, ns *natsserver.Server) *nats.Conn {
 	t.Helper()
 	nc, err := nats.Connect(ns.ClientURL())
 	if err != nil {
@@ -70,7 +70,7 @@ type host struct {
 	errs chan error
 }
 
-func newHost(t *testing.T) *host {
+func newHost(t testing.TB) *host {
 	t.Helper()
 	path := socketFile(t)
 	srv, err := server.New(server.Options{SocketFile: path})
@@ -127,7 +127,7 @@ func (h *host) expect(t *testing.T, want msg) {
 // statsReach waits until b's counters satisfy ok, and fails the test if they
 // never do. A counter moves just after its message does, so a test that has
 // seen the message may read the counters a moment early.
-func statsReach(t *testing.T, b *natsbridge.Bridge, ok func(natsbridge.Stats) bool) natsbridge.Stats {
+func statsReach(t testing.TB, b *natsbridge.Bridge, ok func(natsbridge.Stats) bool) natsbridge.Stats {
 	t.Helper()
 	deadline := time.Now().Add(wait)
 	for {
@@ -142,7 +142,7 @@ func statsReach(t *testing.T, b *natsbridge.Bridge, ok func(natsbridge.Stats) bo
 	}
 }
 
-func bridge(t *testing.T, h *host, nc *nats.Conn, opts natsbridge.Options) *natsbridge.Bridge {
+func bridge(t testing.TB, h *host, nc *nats.Conn, opts natsbridge.Options) *natsbridge.Bridge {
 	t.Helper()
 	b, err := natsbridge.ForServer(h.srv, nc, opts)
 	if err != nil {

@@ -16,7 +16,7 @@ import (
 
 // stallingProxy forwards one TCP connection to target; stall makes it stop
 // reading what the client writes, as a NATS server too slow to keep up would.
-func stallingProxy(t *testing.T, target string) (addr string, stall, resume func()) {
+func stallingProxy(t testing.TB, target string) (addr string, stall, resume func()) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
