@@ -100,13 +100,13 @@ type Options struct {
 type Stats struct {
 	Published   uint64 // local messages handed to NATS
 	Dropped     uint64 // local messages not published (ErrDropped)
-	Delivered   uint64 // NATS messages accepted by the local Server
-	Undelivered uint64 // NATS messages the Server refused (it reports why on "error")
-	Ignored     uint64 // NATS messages skipped: our own, or a bad subject
+	Delivered   uint64 // NATS messages the local Server or Client accepted
+	Undelivered uint64 // NATS messages it refused (it reports why on "error")
+	Ignored     uint64 // NATS messages skipped: our own, and on a Client those with HeaderTo
 }
 
-// Bridge forwards topics between one Server and one NATS connection.
-// Close it before closing either.
+// Bridge forwards topics between one Server (or Client) and one NATS
+// connection. Close it before closing either.
 type Bridge struct {
 	local
 	nc     *nats.Conn
@@ -306,7 +306,7 @@ func (b *Bridge) unsubscribe() {
 	}
 }
 
-// toNATS runs on the Server's event loop: it must never wait for NATS.
+// toNATS runs on the local event loop: it must never wait for NATS.
 func (b *Bridge) toNATS(topic string, raw json.RawMessage, clientID string) {
 	m := nats.NewMsg(b.Subject(topic))
 	m.Data = bytes.Clone(raw) // the loop may reuse raw once we return
