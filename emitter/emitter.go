@@ -21,7 +21,9 @@
 //     json.RawMessage or []byte, PayloadBytes() (shared by all listeners: do
 //     not modify it); for a T the payload's own type is assignable to (its
 //     concrete type, or an interface it implements such as Payload), the
-//     payload itself; for any other T, a new T filled by DecodePayload;
+//     payload itself (or, if it has a method Retained() any, what that
+//     returns: a copy to keep, from a payload whose owner reuses it once
+//     delivered); for any other T, a new T filled by DecodePayload;
 //   - any other argument is passed if it is assignable to T.
 //
 // If PayloadValue or DecodePayload fails, or an argument is not assignable
@@ -159,6 +161,11 @@ func (h Handle) Off() bool {
 	}
 	return h.l.em.remove(h.l, true)
 }
+
+// retainable is a Payload whose owner reuses it once its event has been
+// delivered (a connection recycling its messages): a listener that takes
+// the payload itself gets what Retained returns, a copy it may keep.
+type retainable interface{ Retained() any }
 
 // Payload is an event argument whose Go form each listener chooses by its
 // parameter type: any gets PayloadValue, json.RawMessage gets PayloadBytes,
@@ -764,6 +771,9 @@ func convertArg(event string, i int, t reflect.Type, a any) (reflect.Value, erro
 			return reflect.ValueOf(p.PayloadBytes()), nil
 		}
 		if at.AssignableTo(t) {
+			if r, ok := a.(retainable); ok {
+				a = r.Retained()
+			}
 			return reflect.ValueOf(a), nil
 		}
 		ptr := reflect.New(t)

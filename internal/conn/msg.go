@@ -3,7 +3,9 @@ package conn
 import (
 	"encoding/json"
 	"errors"
+	"math/bits"
 	"reflect"
+	"sync"
 	"unsafe"
 
 	"github.com/socketipc/socketipc/message"
@@ -92,6 +94,47 @@ func (m *Msg) DecodePayload(event string, ptr any) error {
 			reflect.TypeOf(ptr).Elem(), m.from.clientID, err)
 	}
 	return nil
+}
+
+// Retained returns a copy of m that a listener may keep: the emitter passes
+// it, instead of m, to a listener whose parameter takes the Payload itself,
+// because m goes back to a pool once its events have run (see handOver).
+// The copy shares m's payload bytes and, if m was decoded already, its
+// value; it decodes on its own otherwise.
+func (m *Msg) Retained() any {
+	kept := *m
+	kept.pre = nil // the slot is the batch's: taking from it is the loop's
+	return &kept
+}
+
+// msgPools recycle the Msg slices of delivered batches, by capacity: pool
+// k holds slices of capacity 1<<k, enough for the 4,096 frames at most
+// that one FrameReader.Next returns.
+var msgPools [13]sync.Pool
+
+// getMsgs returns a slice of n zero Msgs, in a box for putMsgs.
+func getMsgs(n int) *[]Msg {
+	k := bits.Len(uint(max(n, 1) - 1))
+	if k < len(msgPools) {
+		if p, _ := msgPools[k].Get().(*[]Msg); p != nil {
+			*p = (*p)[:n]
+			return p
+		}
+	}
+	s := make([]Msg, n, 1<<k)
+	return &s
+}
+
+// putMsgs zeroes the Msgs of a delivered batch, so that the pool keeps no
+// frame, topic or value alive, and pools the slice.
+func putMsgs(p *[]Msg) {
+	clear(*p)
+	k := bits.Len(uint(cap(*p) - 1))
+	if cap(*p) != 1<<k || k >= len(msgPools) {
+		return
+	}
+	*p = (*p)[:0]
+	msgPools[k].Put(p)
 }
 
 // decodeError quotes at most message.MaxRawInError bytes of the frame, in

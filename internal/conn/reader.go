@@ -96,7 +96,11 @@ func (c *Conn) readFailed(err error) {
 }
 
 // handOver copies a read's frames into one buffer the loop can keep, splits
-// their envelopes here (off the loop) and posts them as one batch.
+// their envelopes here (off the loop) and posts them as one batch. The
+// batch's Msgs come from a pool and go back to it once delivered: nothing
+// keeps a Msg past its delivery (a listener that asks for the Payload
+// itself gets a copy, see Msg.Retained). The frames' bytes are never
+// reused: json.RawMessage listeners and replies may keep views of them.
 func (c *Conn) handOver(frames [][]byte) {
 	total := 0
 	for _, f := range frames {
@@ -104,7 +108,8 @@ func (c *Conn) handOver(frames [][]byte) {
 	}
 	arena := make([]byte, 0, total)
 	extra := 0 // what the batch holds beyond its frames: topics made for it alone
-	msgs := make([]Msg, len(frames))
+	batch := getMsgs(len(frames))
+	msgs := *batch
 	bad := 0
 	for i, f := range frames {
 		start := len(arena)
@@ -129,7 +134,7 @@ func (c *Conn) handOver(frames [][]byte) {
 	// structs than in bytes, and a topic the cache does not keep is held
 	// twice more (Name and Event) while its message waits.
 	c.stats.received(len(msgs)-bad, bad, total+len(msgs)*len(c.cfg.Framing.Delimiter()))
-	n := int64(total + extra + len(msgs)*msgSize)
+	n := int64(total + extra + cap(msgs)*msgSize)
 	c.inflight.Add(n)
 	if b := c.cfg.ReadBudget; b != nil {
 		b.add(n - c.reserved) // the reservation becomes the batch's real cost
@@ -142,6 +147,7 @@ func (c *Conn) handOver(frames [][]byte) {
 	}
 	deliver := func() {
 		c.cfg.OnMessages(c, msgs)
+		putMsgs(batch)
 		if b := c.cfg.ReadBudget; b != nil {
 			b.release(n)
 		}
