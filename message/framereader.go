@@ -32,6 +32,7 @@ type FrameReader struct {
 	start    int
 	end      int
 	scanned  int // bytes after start already known to hold no delimiter start
+	lastLen  int // the length of the last frame: the size a growing frame likely reaches
 	frames   [][]byte
 	listBox  *[][]byte // holds frames' array in the pool of frame lists
 	err      error     // sticky: once set, every Next returns it
@@ -95,6 +96,35 @@ func (fr *FrameReader) Release() {
 	}
 	fr.dropBuffer()
 	fr.buf, fr.start, fr.end = rest, 0, pending
+}
+
+// Keep gives the caller, for good, the memory that holds the frames the
+// last Next returned: they stay valid after later calls, and the
+// FrameReader reads on into other memory, taking only the bytes of frames
+// not yet returned along. It does so only when that memory is a buffer
+// grown for large frames and mostly holds them (so the caller can keep
+// large frames without copying them), and then returns the size of that
+// memory, which the frames now hold; otherwise it returns 0 and changes
+// nothing.
+func (fr *FrameReader) Keep() int {
+	size := len(fr.buf)
+	if size <= readChunk || fr.start < size/2 {
+		return 0
+	}
+	pending := fr.end - fr.start
+	var nb []byte
+	switch {
+	case pending == 0:
+	case pending <= keepPending:
+		nb = readBuffers.Get().(*[readChunk]byte)[:]
+	default:
+		// Part of the next frame, a large one most likely: room for it
+		// all, as makeRoom would grow to.
+		nb = make([]byte, min(max(pending, fr.lastLen+len(fr.delim))+readChunk, fr.maxFrame+len(fr.delim)+readChunk))
+	}
+	copy(nb, fr.buf[fr.start:fr.end])
+	fr.buf, fr.start, fr.end = nb, 0, pending
+	return size
 }
 
 // dropBuffer forgets buf, putting it back in the pool if it came from there.
@@ -217,6 +247,7 @@ func (fr *FrameReader) cut() ([][]byte, error) {
 		if frameEnd-fr.start > fr.maxFrame {
 			return fr.frames, fr.tooLarge(frameEnd)
 		}
+		fr.lastLen = frameEnd - fr.start
 		fr.frames = append(fr.frames, fr.buf[fr.start:frameEnd:frameEnd])
 		fr.start = frameEnd + len(fr.delim)
 		fr.scanned = 0
@@ -248,8 +279,15 @@ func (fr *FrameReader) makeRoom() {
 		fr.buf = nb
 	default:
 		// pending <= maxFrame+len(delim)-1 here (cut checked it), so the
-		// buffer never exceeds maxFrame + len(delim) + readChunk.
-		nb := make([]byte, min(max(need, 2*len(fr.buf)), fr.maxFrame+len(fr.delim)+readChunk))
+		// buffer never exceeds maxFrame + len(delim) + readChunk. Large
+		// frames tend to come in runs of like sizes: when the frame before
+		// was large too, growing to its size at once copies this one once
+		// rather than at every doubling.
+		size := max(need, 2*len(fr.buf))
+		if hint := fr.lastLen + len(fr.delim) + readChunk; hint > size {
+			size = hint
+		}
+		nb := make([]byte, min(size, fr.maxFrame+len(fr.delim)+readChunk))
 		copy(nb, fr.buf[fr.start:fr.end])
 		fr.dropBuffer()
 		fr.buf = nb

@@ -292,3 +292,46 @@ func TestFrameReaderReleasesItsBufferWhileWaiting(t *testing.T) {
 		t.Errorf("%v", err)
 	}
 }
+
+// Keep hands over the buffer of large frames: they stay intact while the
+// FrameReader reads on, and what it held of the next frame goes along. A
+// pooled buffer of small frames is never handed over.
+func TestFrameReaderKeep(t *testing.T) {
+	big := func(c byte) string { return strings.Repeat(string(c), 300<<10) }
+	stream := "s1\x00\x00" + big('a') + "\x00\x00" + big('b') + "\x00\x00" + big('c') + "\x00\x00"
+	fr := NewFrameReader(&pieces{[][]byte{[]byte(stream[:200<<10]), []byte(stream[200<<10:])}}, NulFraming, 0)
+	frames, err := fr.Next()
+	if err != nil || len(frames) != 1 || string(frames[0]) != "s1" {
+		t.Fatalf("%d frames, %v", len(frames), err)
+	}
+	if n := fr.Keep(); n != 0 {
+		t.Fatalf("Keep of a small frame's pooled buffer: %d", n)
+	}
+	var kept [][]byte
+	for len(kept) < 3 {
+		frames, err := fr.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := fr.Keep()
+		if n == 0 {
+			t.Fatalf("large frames not kept")
+		}
+		total := 0
+		for _, f := range frames {
+			total += len(f)
+		}
+		if n < total {
+			t.Fatalf("Keep says %d bytes for %d bytes of frames", n, total)
+		}
+		kept = append(kept, frames...)
+	}
+	if _, err := fr.Next(); err != io.EOF {
+		t.Fatal(err)
+	}
+	for i, f := range kept {
+		if string(f) != big(byte('a'+i)) {
+			t.Errorf("frame %d changed after Keep", i)
+		}
+	}
+}

@@ -29,7 +29,7 @@ func (c *Conn) readLoop() {
 		}
 		frames, err := fr.Next()
 		if len(frames) > 0 {
-			c.handOver(frames)
+			c.handOver(frames, fr)
 		}
 		if errors.Is(err, errStopped) {
 			return // closing: as below, stop reading rather than wait
@@ -95,28 +95,45 @@ func (c *Conn) readFailed(err error) {
 	}
 }
 
+// keepInPlace: a read's frames adding up to this much are worth keeping in
+// the FrameReader's buffer rather than copying (see FrameReader.Keep).
+const keepInPlace = 64 << 10
+
 // handOver copies a read's frames into one buffer the loop can keep, splits
 // their envelopes here (off the loop) and posts them as one batch. The
 // batch's Msgs come from a pool and go back to it once delivered: nothing
 // keeps a Msg past its delivery (a listener that asks for the Payload
 // itself gets a copy, see Msg.Retained). The frames' bytes are never
 // reused: json.RawMessage listeners and replies may keep views of them.
-func (c *Conn) handOver(frames [][]byte) {
+func (c *Conn) handOver(frames [][]byte, fr *message.FrameReader) {
 	total := 0
 	for _, f := range frames {
 		total += len(f)
 	}
-	arena := make([]byte, 0, total)
+	// Large frames are kept where they were read, in a buffer that grew
+	// for them (then held is its size), rather than copied.
+	held := 0
+	if total >= keepInPlace {
+		held = fr.Keep()
+	}
+	var arena []byte
+	if held == 0 {
+		arena = make([]byte, 0, total)
+		held = total
+	}
 	extra := 0 // what the batch holds beyond its frames: topics made for it alone
 	batch := getMsgs(len(frames))
 	msgs := *batch
 	bad := 0
 	for i, f := range frames {
-		start := len(arena)
-		arena = append(arena, f...)
 		m := &msgs[i]
 		m.from = &c.origin
-		m.Frame = arena[start:len(arena):len(arena)]
+		if arena != nil {
+			start := len(arena)
+			arena = append(arena, f...)
+			f = arena[start:len(arena):len(arena)]
+		}
+		m.Frame = f
 		topic, payload, err := c.cfg.Transcoder.SplitEnvelope(m.Frame)
 		if err != nil {
 			m.Err = m.decodeError(err)
@@ -134,7 +151,7 @@ func (c *Conn) handOver(frames [][]byte) {
 	// structs than in bytes, and a topic the cache does not keep is held
 	// twice more (Name and Event) while its message waits.
 	c.stats.received(len(msgs)-bad, bad, total+len(msgs)*len(c.cfg.Framing.Delimiter()))
-	n := int64(total + extra + cap(msgs)*msgSize)
+	n := int64(held + extra + cap(msgs)*msgSize)
 	c.inflight.Add(n)
 	if b := c.cfg.ReadBudget; b != nil {
 		b.add(n - c.reserved) // the reservation becomes the batch's real cost

@@ -91,6 +91,36 @@ func (c *Conn) enqueue(frame []byte, shared bool, now time.Duration) error {
 	return nil
 }
 
+// enqueueAround queues one frame made of three parts: head and tail are
+// copied, body is referenced (it must never change). It is left to the
+// writer, which writes the parts in one writev. Errors as for Enqueue.
+func (c *Conn) enqueueAround(head, body, tail []byte) error {
+	size := len(head) + len(body) + len(tail)
+	c.mu.Lock()
+	if c.closing || c.aborted {
+		c.mu.Unlock()
+		return message.ErrConnectionClosed
+	}
+	if c.queued > 0 && c.queued+size > c.cfg.MaxQueueBytes {
+		c.wantDrain = true
+		c.stats.queueFull++
+		c.mu.Unlock()
+		return message.ErrQueueFull
+	}
+	c.queued += size
+	c.stats.sentLocked(size)
+	idle := !c.writing && c.queue.empty()
+	c.lastEnqueue = Now()
+	c.queue.copyIn(head)
+	c.queue.share(body)
+	c.queue.copyIn(tail)
+	c.mu.Unlock()
+	if idle {
+		signal(c.wake)
+	}
+	return nil
+}
+
 // writeInline makes one non-blocking attempt to write frame; whatever is
 // left goes to the front of the queue for the writer.
 func (c *Conn) writeInline(frame []byte, shared bool) {

@@ -382,7 +382,7 @@ func (e *Endpoint) Send(target func() *conn.Conn, topic string, msg any, noTarge
 	case c == nil:
 		return e.Fail(sendErr(noTarget))
 	}
-	err := conn.EncodeFrame(e.base.Transcoder, e.base.Framing, topic, msg, c.Enqueue)
+	err := conn.EncodeSend(e.base.Transcoder, e.base.Framing, topic, msg, c)
 	switch {
 	case err == nil:
 		return nil
