@@ -130,7 +130,8 @@ type Emitter struct {
 	// lists is an immutable copy of events' listener slices, republished
 	// on every change, so Emit (per message, on the hot path) takes no lock.
 	lists  atomic.Pointer[map[string][]*listener]
-	seq    uint64 // orders EventNames by first registration
+	gen    atomic.Uint64 // bumped after each republication of lists (see Generation)
+	seq    uint64        // orders EventNames by first registration
 	logger *slog.Logger
 	known  *eventTable // Options.Events; nil: no checks
 }
@@ -371,7 +372,16 @@ func (e *Emitter) publishLocked() {
 		lists[name] = ent.listeners
 	}
 	e.lists.Store(&lists)
+	e.gen.Add(1)
 }
+
+// Generation returns a number that changes whenever a listener is added
+// or removed (after the change is visible to Emit), so that an owner can
+// cache, per event, what DecodeType or ListenerCount told it, and ask
+// again only when the number has changed. It is a function rather than a
+// method so that types embedding an Emitter do not export it. It takes no
+// lock and does not allocate.
+func Generation(e *Emitter) uint64 { return e.gen.Load() }
 
 // listenersOf is what an emit that starts now runs.
 func (e *Emitter) listenersOf(event string) []*listener {

@@ -38,6 +38,7 @@ func TestKeptPayloadOutlivesItsBatch(t *testing.T) {
 			log.Wait(t, "message.n")
 		}
 	}
+	peer.Close() // first: Close waits for the peer to end its side
 	require.NoError(t, srv.Close())
 
 	require.Len(t, kept, batches*perBatch)
@@ -49,4 +50,35 @@ func TestKeptPayloadOutlivesItsBatch(t *testing.T) {
 		assert.Equal(t, want, v, "payload %d", i)
 		assert.Equal(t, want, raw[i])
 	}
+}
+
+// The server looks the "message" event up only when its listeners change:
+// one added by a listener while a batch is being delivered gets the very
+// next message of that batch, and one removed gets nothing more.
+func TestMessageListenerAddedDuringDelivery(t *testing.T) {
+	leakcheck.Check(t)
+	srv, log := startServer(t, server.Options{}, "message.n")
+	var seen []string
+	var h emitter.Handle
+	srv.On("message.n", func(s string) {
+		switch s {
+		case "1":
+			h = srv.On("message", func(p string, topic string) { seen = append(seen, topic+":"+p) })
+		case "3":
+			h.Off()
+		}
+	})
+	peer := dialRaw(t, srv, log)
+	var wire strings.Builder
+	for i := range 5 {
+		wire.Write(frameJSON("n", fmt.Sprintf(`"%d"`, i)))
+	}
+	peer.write(t, []byte(wire.String()))
+	for range 5 {
+		log.Wait(t, "message.n")
+	}
+	peer.Close() // first: Close waits for the peer to end its side
+	require.NoError(t, srv.Close())
+	// "message" comes before "message.n": 2 and 3 reach it, 4 does not.
+	assert.Equal(t, []string{"n:2", "n:3"}, seen)
 }

@@ -153,6 +153,17 @@ type Topic struct {
 	Name  string
 	Boxed any    // Name as an interface value, ready to pass as an argument
 	Event string // "message." + Name
+
+	// DecodeHint is for Config.DecodeType alone (so for the reader
+	// alone): it may keep its answer for the topic here.
+	DecodeHint DecodeHint
+}
+
+// DecodeHint is a Config.DecodeType answer kept with its topic: Type, as
+// it was when the owner's listeners were at generation Gen-1 (0: none kept).
+type DecodeHint struct {
+	Gen  uint64
+	Type reflect.Type
 }
 
 // The topic cache is bounded by bytes, not only by count: a peer sending
@@ -165,7 +176,7 @@ type Topic struct {
 const (
 	maxInternedTopicLen = 256
 	TopicCacheBytes     = 32 << 10
-	topicOverhead       = 128 // the Topic, its boxed name and its map entry
+	topicOverhead       = 160 // the Topic, its boxed name and its map entry
 	maxInternedTopics   = TopicCacheBytes / topicOverhead
 )
 

@@ -97,7 +97,9 @@ func (c *Conn) readFailed(err error) {
 
 // keepInPlace: a read's frames adding up to this much are worth keeping in
 // the FrameReader's buffer rather than copying (see FrameReader.Keep).
-const keepInPlace = 64 << 10
+// Smaller ones are copied: the FrameReader then reuses its buffer, where
+// keeping it would cost a fresh (zeroed) one for every frame.
+const keepInPlace = 256 << 10
 
 // handOver copies a read's frames into one buffer the loop can keep, splits
 // their envelopes here (off the loop) and posts them as one batch. The

@@ -53,6 +53,10 @@ type Endpoint struct {
 	current     *conn.Msg
 	currentConn *conn.Conn
 	reqs        requests
+	// anyMessage: the "message" event has listeners, as of the emitter's
+	// generation anyGen-1 (0: not known); on the loop only.
+	anyMessage bool
+	anyGen     uint64
 
 	mu        sync.Mutex
 	started   bool
@@ -340,11 +344,20 @@ func (e *Endpoint) deliver(c *conn.Conn, guard *conn.FrameGuard, msgs []conn.Msg
 			continue
 		}
 		e.current = m
+		// Most applications listen to topics only: looking "message" up
+		// for every message would find nothing at the cost of a hash.
+		if g := emitter.Generation(e.em) + 1; g != e.anyGen {
+			e.anyGen, e.anyMessage = g, e.em.ListenerCount("message") > 0
+		}
 		if e.withID {
-			e.em.Emit("message", m, m.Topic.Boxed, id)
+			if e.anyMessage {
+				e.em.Emit("message", m, m.Topic.Boxed, id)
+			}
 			e.em.Emit(m.Topic.Event, m, id)
 		} else {
-			e.em.Emit("message", m, m.Topic.Boxed)
+			if e.anyMessage {
+				e.em.Emit("message", m, m.Topic.Boxed)
+			}
 			e.em.Emit(m.Topic.Event, m)
 		}
 		e.current = nil
@@ -355,6 +368,17 @@ func (e *Endpoint) deliver(c *conn.Conn, guard *conn.FrameGuard, msgs []conn.Msg
 // decodeType is the type the first listener of a message with topic t
 // decodes its payload into, in the order deliver emits its events.
 func (e *Endpoint) decodeType(t *conn.Topic) reflect.Type {
+	g := emitter.Generation(e.em) + 1 // read first: a change after it is seen next time
+	if t.DecodeHint.Gen == g {
+		return t.DecodeHint.Type
+	}
+	ty := e.lookUpDecodeType(t)
+	t.DecodeHint = conn.DecodeHint{Gen: g, Type: ty}
+	return ty
+}
+
+// lookUpDecodeType is decodeType without the topic's cache.
+func (e *Endpoint) lookUpDecodeType(t *conn.Topic) reflect.Type {
 	if ty := emitter.DecodeType(e.em, "message", 0); ty != nil {
 		return ty
 	}
