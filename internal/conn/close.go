@@ -18,7 +18,9 @@ func (c *Conn) Close() {
 	c.mu.Unlock()
 	c.closingOnce.Do(func() { close(c.closingCh) })
 	_ = c.nc.SetDeadline(time.Now().Add(c.cfg.FlushTimeout))
-	signal(c.wake)
+	c.mu.Lock()
+	c.kickWriterLocked() // the writer flushes, then ends the connection
+	c.mu.Unlock()
 }
 
 // Reject ends a connection whose peer misbehaves: as with Close, what was
@@ -45,7 +47,9 @@ func (c *Conn) Abort() {
 	c.mu.Unlock()
 	c.stopOnce.Do(func() { close(c.stop) })
 	c.closeSocket()
-	signal(c.wake)
+	c.mu.Lock()
+	c.kickWriterLocked() // the writer ends the connection
+	c.mu.Unlock()
 }
 
 // Drop aborts the connection for reason (kept for Unsent) and returns how

@@ -1,11 +1,12 @@
 // Package conn runs one socket connection for a server or a client.
 //
-// A Conn owns two goroutines. The reader (reader.go) cuts the stream into
+// A Conn owns up to two goroutines. The reader (reader.go) cuts the stream into
 // frames, splits each frame's envelope and hands the frames of one read to
 // the event loop as a single batch; it stops reading while too much of its
 // input is still waiting on the loop, so a slow listener bounds memory
 // instead of growing it. The writer (writer.go) drains a bounded send queue,
-// writing everything queued in one call. Close (close.go) flushes the queue,
+// writing everything queued in one call; it runs only while there is
+// something to write, so an idle connection has the reader alone. Close (close.go) flushes the queue,
 // half-closes and waits (within the flush timeout) for the peer to end its
 // side; Abort drops everything at once. Incoming frames are Msgs (msg.go).
 package conn
@@ -117,6 +118,7 @@ type Conn struct {
 	spareRetired []*[chunkSize]byte // the writer's, as spareSegs
 	queued       int                // bytes in queue plus bytes being written
 	writing      bool               // the writer, or a sender writing inline, owns the socket's write side
+	writerOn     bool               // the writer goroutine runs (see kickWriterLocked)
 	lastEnqueue  time.Duration
 	closing      bool
 	aborted      bool
@@ -172,10 +174,10 @@ func New(nc *net.UnixConn, cfg Config) *Conn {
 	return c
 }
 
-// Run starts the reader and the writer.
+// Run starts the reader; the writer starts when there is something to
+// write, or to end.
 func (c *Conn) Run() {
 	go c.readLoop()
-	go c.writeLoop()
 }
 
 // ID is the server's id for this client; empty on a client's connection.

@@ -84,11 +84,22 @@ func (c *Conn) enqueue(frame []byte, shared bool, now time.Duration) error {
 	} else {
 		c.queue.copyIn(frame)
 	}
-	c.mu.Unlock()
 	if idle {
-		signal(c.wake)
+		c.kickWriterLocked()
 	}
+	c.mu.Unlock()
 	return nil
+}
+
+// kickWriterLocked gets the writer going: it starts one if none runs (an
+// idle connection has none), else wakes it. c.mu is held.
+func (c *Conn) kickWriterLocked() {
+	if !c.writerOn {
+		c.writerOn = true
+		go c.writeLoop()
+		return
+	}
+	signal(c.wake)
 }
 
 // enqueueAround queues one frame made of three parts: head and tail are
@@ -114,10 +125,10 @@ func (c *Conn) enqueueAround(head, body, tail []byte) error {
 	c.queue.copyIn(head)
 	c.queue.share(body)
 	c.queue.copyIn(tail)
-	c.mu.Unlock()
 	if idle {
-		signal(c.wake)
+		c.kickWriterLocked()
 	}
+	c.mu.Unlock()
 	return nil
 }
 
@@ -155,15 +166,14 @@ func (c *Conn) writeInline(frame []byte, shared bool) {
 		c.queued -= len(frame) - n
 		c.setReasonLocked(err)
 	}
-	wakeWriter := !c.queue.empty() || c.closing || c.aborted
+	if !c.queue.empty() || c.closing || c.aborted {
+		c.kickWriterLocked()
+	}
 	drained := c.drainedLocked()
 	c.mu.Unlock()
 	if err != nil {
 		c.fail(c.wrap("write", err))
 		return
-	}
-	if wakeWriter {
-		signal(c.wake)
 	}
 	if drained {
 		c.postDrain()
@@ -187,20 +197,39 @@ func (c *Conn) postDrain() {
 	}
 }
 
+// writeLoop is the writer: it runs while the connection has something to
+// write (kickWriterLocked starts it), so an idle connection has no writer
+// goroutine, and it ends the connection once it is closed or aborted.
 func (c *Conn) writeLoop() {
-	defer c.finish()
+	if c.write() {
+		c.finish()
+	}
+}
+
+// write writes what is queued until the queue is empty (then it returns
+// false, the writer gone) or the connection has ended, flushed or
+// aborted (true).
+func (c *Conn) write() (ended bool) {
 	for {
 		c.mu.Lock()
 		if c.aborted {
 			c.mu.Unlock()
-			return
+			return true
 		}
 		if c.writing || c.queue.empty() {
-			// Idle, or a sender is writing inline and will wake us.
+			// Nothing to write, or a sender is writing inline and will
+			// kick us when it is done.
 			flushed := !c.writing && c.closing
+			idle := !c.writing && !c.closing
+			if idle {
+				c.writerOn = false // the next frame starts a writer again
+			}
 			c.mu.Unlock()
 			if flushed {
 				break
+			}
+			if idle {
+				return false
 			}
 			select {
 			case <-c.wake:
@@ -248,7 +277,7 @@ func (c *Conn) writeLoop() {
 				c.report(c.wrap("flush", fmt.Errorf("peer did not read within %v: %w", c.cfg.FlushTimeout, err)))
 			}
 			c.fail(c.wrap("write", err))
-			return
+			return true
 		}
 		if drained {
 			c.postDrain()
@@ -260,4 +289,5 @@ func (c *Conn) writeLoop() {
 	case <-c.readerDone:
 	case <-c.stop:
 	}
+	return true
 }
