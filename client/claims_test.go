@@ -223,12 +223,14 @@ func retryGap(t *testing.T, opts client.Options) time.Duration {
 // USAGE "Automatic retry": a nil RetryDelay is a constant second, as in
 // Node. The wait after a failed attempt with the default is compared with
 // the wait under backoff.Constant(1 s): the same, give or take the
-// machine's noise (300 ms), so a default of 2 s or 500 ms fails.
+// machine's noise (300 ms), so a default of 2 s or 500 ms fails. The gap
+// is seen by listeners, and the connectError listener may run a little after
+// the retry timer started, so the floor allows 100 ms for that.
 func TestDefaultRetryDelayIs1s(t *testing.T) {
 	leakcheck.Check(t)
 	dflt := retryGap(t, client.Options{})
 	ref := retryGap(t, client.Options{RetryDelay: backoff.Constant(time.Second)})
 	t.Logf("connectError->connect: default %v, Constant(1s) %v", dflt, ref)
-	assert.GreaterOrEqual(t, dflt, time.Second)
+	assert.GreaterOrEqual(t, dflt, 900*time.Millisecond)
 	assert.InDelta(t, ref.Seconds(), dflt.Seconds(), 0.3)
 }
