@@ -178,3 +178,134 @@ func TestDecodeAheadKeepsEmitterSemantics(t *testing.T) {
 		t.Errorf("got %d errors (first %v), want %d payload type errors", len(errs), errs[0], n+1)
 	}
 }
+
+// With the loop idle, the reader delivers its batches itself, and its split
+// decodes each payload for the listener's type on the way (instead of
+// validating it, then decoding it on delivery): listeners get exactly what
+// decoding on delivery gives, and a frame whose payload is not JSON is
+// still refused with the split's error, nothing else harmed.
+func TestSplitDecodesForIdleLoop(t *testing.T) {
+	for _, into := range []string{"struct", "any"} {
+		t.Run(into, func(t *testing.T) {
+			path := testsock.Path(t)
+			ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			peer, err := net.Dial("unix", path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer peer.Close()
+			nc, err := ln.AcceptUnix()
+			if err != nil {
+				t.Fatal(err)
+			}
+			em := emitter.New(emitter.Options{})
+			var (
+				mu   sync.Mutex
+				got  []any
+				errs []error
+				done = make(chan struct{})
+			)
+			const n = 300
+			record := func(v any) {
+				mu.Lock()
+				got = append(got, v)
+				if len(got) == n {
+					close(done)
+				}
+				mu.Unlock()
+			}
+			if into == "struct" {
+				em.On("message.order", func(o aheadOrder) { record(o) })
+			} else {
+				em.On("message.order", func(v any) { record(v) })
+			}
+			l := loop.New()
+			c := New(nc, Config{
+				Loop:       l,
+				DecodeType: func(t *Topic) reflect.Type { return emitter.DecodeType(em, t.Event, 0) },
+				OnMessages: func(_ *Conn, msgs []Msg) {
+					for i := range msgs {
+						m := &msgs[i]
+						if m.Err != nil {
+							mu.Lock()
+							errs = append(errs, m.Err)
+							mu.Unlock()
+							continue
+						}
+						em.Emit(m.Topic.Event, m)
+						m.Delivered()
+					}
+				},
+			})
+			c.Run()
+			defer func() {
+				c.Close()
+				<-c.Done()
+				l.Stop()
+				<-l.Done()
+			}()
+
+			var wire bytes.Buffer
+			want := func(i int) aheadOrder {
+				return aheadOrder{ID: i, Name: fmt.Sprint("order ", i), Items: []aheadItem{{SKU: fmt.Sprint("sku", i), Qty: i % 7}}, Tags: []string{"a"}}
+			}
+			for i := range n {
+				if i == n/2 {
+					wire.WriteString(`{"topic":"order","message":{"id":1,"name":"x",}}` + "\x00\x00")
+				}
+				if err := EncodeFrame(message.JSON, message.Framing{}, "order", want(i), func(f []byte) error { _, err := wire.Write(f); return err }); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before := decodedAhead.Load()
+			if _, err := peer.Write(wire.Bytes()); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("not everything was delivered")
+			}
+			// All but the topic's first message (not cached yet when split).
+			if ahead := decodedAhead.Load() - before; ahead < n-1 {
+				t.Errorf("%d of %d payloads decoded on the split", ahead, n)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for i, v := range got {
+				w := any(want(i))
+				if into == "any" {
+					var m any
+					if err := message.JSON.Unmarshal(mustJSON(t, want(i)), &m); err != nil {
+						t.Fatal(err)
+					}
+					w = m
+				}
+				if !reflect.DeepEqual(v, w) {
+					t.Fatalf("message %d: got %#v, want %#v", i, v, w)
+				}
+			}
+			var de *message.DecodeError
+			if len(errs) != 1 || !errors.As(errs[0], &de) || !errors.Is(errs[0], message.ErrNotJSON) {
+				t.Fatalf("errors %v: want one DecodeError, ErrNotJSON", errs)
+			}
+		})
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := message.JSON.AppendEnvelope(nil, "t", v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, payload, err := message.JSON.SplitEnvelope(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return payload
+}
