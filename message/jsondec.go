@@ -62,10 +62,8 @@ type decodeState struct {
 
 	// held bounds what the values decoded so far hold on the heap: every
 	// allocation counted at twice its size (size classes round up less),
-	// maps by the layout heldBy in internal/conn assumes. uncounted: a
-	// typed map was made, whose layout the count does not follow.
-	held      int64
-	uncounted bool
+	// maps by the layout heldBy in internal/conn assumes.
+	held int64
 }
 
 type member struct {
@@ -319,7 +317,7 @@ func (d *decodeState) anyValueScratch(i int) (any, int) {
 type envelopeDecode struct {
 	typeOf func(topic []byte) reflect.Type
 	val    any   // for the empty interface the value, else a pointer to it
-	held   int64 // what val holds, or 0: not counted
+	held   int64 // for the empty interface what val holds, else 0
 	ok     bool
 	asked  bool // typeOf was called: once per frame
 }
@@ -351,9 +349,6 @@ func (e *envelopeDecode) decode(b []byte, i int, topic []byte) int {
 		p := reflect.New(t)
 		end = td.decode(td, &d, i, p.UnsafePointer())
 		v = p.Interface()
-		if !d.uncounted {
-			e.held = heldAlloc(t.Size()) + d.held
-		}
 	}
 	if end >= 0 {
 		e.val, e.ok = v, true
@@ -631,7 +626,6 @@ func decPointer(td *typeDec, d *decodeState, i int, p unsafe.Pointer) int {
 		return -1
 	}
 	elem := reflect.New(td.elem.t).UnsafePointer()
-	d.held += heldAlloc(td.elem.t.Size())
 	end := td.elem.decode(td.elem, d, i, elem)
 	*(*unsafe.Pointer)(p) = elem
 	d.depth--
@@ -854,11 +848,9 @@ func decSlice(td *typeDec, d *decodeState, i int, p unsafe.Pointer) int {
 		switch {
 		case h.data == nil:
 			h.data, h.cap = reflect.New(td.arr).UnsafePointer(), firstCap
-			d.held += heldAlloc(firstCap * td.size)
 		case h.len == h.cap:
 			sv := reflect.NewAt(td.t, p).Elem()
 			grown := reflect.MakeSlice(td.t, h.len, 2*h.cap)
-			d.held += heldAlloc(uintptr(2*h.cap) * td.size)
 			reflect.Copy(grown, sv)
 			sv.Set(grown)
 		}
@@ -883,7 +875,6 @@ func decMap(td *typeDec, d *decodeState, i int, p unsafe.Pointer) int {
 	}
 	mv := reflect.NewAt(td.t, p).Elem()
 	mv.Set(reflect.MakeMap(td.t))
-	d.uncounted = true
 	if d.b[i] == '}' {
 		d.depth--
 		return i + 1
@@ -1054,10 +1045,6 @@ func heldString(n int) int64 {
 	}
 	return max(16, 2*int64(n))
 }
-
-// heldAlloc is what one allocation of n bytes holds, counted as heldBy in
-// internal/conn counts a pointer's target.
-func heldAlloc(n uintptr) int64 { return 2*int64(n) + 16 }
 
 // heldMap is what a map[string]any of n entries made at its size holds:
 // its header, then up to 8 entries one group of 8 slots, more entries
