@@ -10,8 +10,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 	"unsafe"
-
-	"github.com/socketipc/socketipc/internal/jsonsplit"
 )
 
 // This file decodes JSON payloads into Go values without encoding/json's
@@ -59,11 +57,6 @@ type decodeState struct {
 	elemsHigh int
 	backing   []any
 	slices    [][]any
-
-	// held bounds what the values decoded so far hold on the heap: every
-	// allocation counted at twice its size (size classes round up less),
-	// maps by the layout heldBy in internal/conn assumes.
-	held int64
 }
 
 type member struct {
@@ -289,19 +282,8 @@ func fastUnmarshalAny(payload []byte) (any, bool) {
 	if i >= len(payload) {
 		return nil, false
 	}
-	d := decodeState{b: payload}
-	v, end := d.anyValueScratch(i)
-	if end < 0 || skipSpace(payload, end) != len(payload) {
-		return nil, false
-	}
-	return v, true
-}
-
-// anyValueScratch is anyValue with the scratch stacks taken from and given
-// back to scratchPool.
-func (d *decodeState) anyValueScratch(i int) (any, int) {
 	sc := scratchPool.Get().(*scratch)
-	d.members, d.elems = sc.members[:0], sc.elems[:0]
+	d := decodeState{b: payload, members: sc.members[:0], elems: sc.elems[:0]}
 	v, end := d.anyValue(i)
 	// Drop the references: the scratch outlives the result.
 	clear(d.members[:d.membersHigh])
@@ -310,64 +292,11 @@ func (d *decodeState) anyValueScratch(i int) (any, int) {
 		sc.members, sc.elems = d.members[:0], d.elems[:0]
 		scratchPool.Put(sc)
 	}
-	return v, end
+	if end < 0 || skipSpace(payload, end) != len(payload) {
+		return nil, false
+	}
+	return v, true
 }
-
-// envelopeDecode is splitEnvelope's decoding of the payload on the way.
-type envelopeDecode struct {
-	typeOf func(topic []byte) reflect.Type
-	val    any   // for the empty interface the value, else a pointer to it
-	held   int64 // for the empty interface what val holds, else 0
-	ok     bool
-	asked  bool // typeOf was called: once per frame
-}
-
-// decode decodes the value at b[i] for topic, if typeOf gives a type and
-// the fast path decodes it, and returns the index after it, or -1.
-func (e *envelopeDecode) decode(b []byte, i int, topic []byte) int {
-	e.val, e.held, e.ok = nil, 0, false
-	if e.asked {
-		return -1 // a repeated "message" member: validated, not decoded
-	}
-	e.asked = true
-	t := e.typeOf(topic)
-	if t == nil {
-		return -1
-	}
-	// The payload is one level inside the envelope: its depth counts from
-	// there, so that what the decoder accepts is valid in the frame too.
-	d := decodeState{b: b, depth: 1}
-	var (
-		v   any
-		end int
-	)
-	if t == anyType {
-		v, end = d.anyValueScratch(i)
-		e.held = d.held
-	} else {
-		td := decPlanFor(t)
-		p := reflect.New(t)
-		end = td.decode(td, &d, i, p.UnsafePointer())
-		v = p.Interface()
-	}
-	if end >= 0 {
-		e.val, e.ok = v, true
-	}
-	return end
-}
-
-// splitDecoding is jsonsplit.Split.
-func splitDecoding(frame []byte, typeOf func(topic []byte) reflect.Type) (topic, payload []byte, v any, held int64, decoded bool, err error) {
-	dec := envelopeDecode{typeOf: typeOf}
-	if topic, payload, err = splitEnvelope(frame, &dec); err != nil || !dec.ok {
-		return topic, payload, nil, 0, false, err
-	}
-	return topic, payload, dec.val, dec.held, true, nil
-}
-
-func init() { jsonsplit.Split = splitDecoding }
-
-var anyType = reflect.TypeFor[any]()
 
 // scratch is the stacks of a decode into any, kept between decodes.
 type scratch struct {
@@ -411,17 +340,13 @@ func (d *decodeState) null(i int) bool {
 func (d *decodeState) str(i, end int, flags uint8) string {
 	content := d.b[i+1 : end-1]
 	if flags&strEscape != 0 || flags&strHigh != 0 && !utf8.Valid(content) {
-		s := string(unquote(d.b[i:end]))
-		d.held += heldString(len(s))
-		return s
+		return string(unquote(d.b[i:end]))
 	}
 	if len(d.b) > maxSharedSource {
-		d.held += heldString(len(content))
 		return string(content)
 	}
 	if d.src == "" {
 		d.src = string(d.b)
-		d.held += heldString(len(d.b))
 	}
 	return d.src[i+1 : end-1]
 }
@@ -1010,7 +935,6 @@ const boxChunk = 8
 func (d *decodeState) boxFloat(f float64) any {
 	if len(d.floats) == cap(d.floats) {
 		d.floats = make([]float64, 0, boxChunk)
-		d.held += 2 * 8 * boxChunk
 	}
 	d.floats = append(d.floats, f)
 	var v any
@@ -1028,36 +952,12 @@ func (d *decodeState) boxString(s string) any {
 		// Objects hold more strings than numbers (their values, not
 		// their names): a larger payload gets larger chunks.
 		d.strs = make([]string, 0, boxChunk+boxChunk*min(len(d.b)/256, 1))
-		d.held += 2 * 16 * int64(cap(d.strs))
 	}
 	d.strs = append(d.strs, s)
 	var v any
 	e := (*eface)(unsafe.Pointer(&v))
 	e.typ, e.data = stringType, unsafe.Pointer(&d.strs[len(d.strs)-1])
 	return v
-}
-
-// heldString is what a string of n bytes made by the decoder holds (a
-// short one may keep a 16-byte tiny block alive).
-func heldString(n int) int64 {
-	if n == 0 {
-		return 0
-	}
-	return max(16, 2*int64(n))
-}
-
-// heldMap is what a map[string]any of n entries made at its size holds:
-// its header, then up to 8 entries one group of 8 slots, more entries
-// tables at least 7/16 full (as heldBy in internal/conn counts them).
-func heldMap(n int) int64 {
-	const slot = 16 + 16 + 1
-	switch {
-	case n > 8:
-		return 2 * (128 + (3*int64(n)+8)*slot)
-	case n > 0:
-		return 2 * (64 + 8*slot + 8)
-	}
-	return 2 * 64
 }
 
 // backingOf returns a new []any of length and capacity n (so that an
@@ -1069,12 +969,10 @@ func (d *decodeState) backingOf(n int) []any {
 		return []any{} // empty, not nil, as in encoding/json (allocates nothing)
 	}
 	if n > boxChunk {
-		d.held += 2 * 16 * int64(n)
 		return make([]any, n)
 	}
 	if cap(d.backing)-len(d.backing) < n {
 		d.backing = make([]any, 0, boxChunk)
-		d.held += 2 * 16 * boxChunk
 	}
 	k := len(d.backing)
 	d.backing = d.backing[:k+n]
@@ -1085,7 +983,6 @@ func (d *decodeState) backingOf(n int) []any {
 func (d *decodeState) boxSlice(a []any) any {
 	if len(d.slices) == cap(d.slices) {
 		d.slices = make([][]any, 0, boxChunk/4*(1+3*min(len(d.b)/1024, 1)))
-		d.held += 2 * 24 * int64(cap(d.slices))
 	}
 	d.slices = append(d.slices, a)
 	var v any
@@ -1101,7 +998,6 @@ func (d *decodeState) object(i int) (map[string]any, int) {
 	}
 	if d.b[i] == '}' {
 		d.depth--
-		d.held += heldMap(0)
 		return make(map[string]any), i + 1
 	}
 	base := len(d.members)
@@ -1122,7 +1018,6 @@ func (d *decodeState) object(i int) (map[string]any, int) {
 			}
 			ms := d.members[base:]
 			m := make(map[string]any, len(ms))
-			d.held += heldMap(len(ms))
 			for _, mb := range ms {
 				m[mb.name] = mb.value // a repeated name: the last wins, as in encoding/json
 			}

@@ -231,42 +231,6 @@ func checkUnmarshalDifferential(t *testing.T, data []byte) {
 			checkEncodeDifferential(t, got.Elem().Interface())
 			checkEncodeDifferential(t, got.Interface())
 		}
-		frame := append(append([]byte(`{"topic":"t","message":`), data...), '}')
-		checkSplitDecoding(t, frame, typ)
-	}
-}
-
-// checkSplitDecoding checks the reader's split that decodes the payload on
-// the way (jsonsplit.Split) against SplitEnvelope and Unmarshal: the same
-// topic, payload and error in every case, and when it decoded, the value
-// Unmarshal gives, without error.
-func checkSplitDecoding(t *testing.T, frame []byte, typ reflect.Type) {
-	t.Helper()
-	wantTopic, wantPayload, wantErr := JSON.SplitEnvelope(frame)
-	asked := 0
-	topic, payload, v, _, decoded, err := splitDecoding(frame, func(topic []byte) reflect.Type {
-		asked++
-		return typ
-	})
-	if err != wantErr || string(topic) != string(wantTopic) || !bytes.Equal(payload, wantPayload) || (payload == nil) != (wantPayload == nil) {
-		t.Fatalf("%q, decoding into %v: split gives %q, %q, %v; SplitEnvelope %q, %q, %v", frame, typ, topic, payload, err, wantTopic, wantPayload, wantErr)
-	}
-	if asked > 1 {
-		t.Fatalf("%q: typeOf called %d times", frame, asked)
-	}
-	if !decoded {
-		return
-	}
-	want := reflect.New(typ)
-	if uerr := JSON.Unmarshal(payload, want.Interface()); uerr != nil {
-		t.Fatalf("%q into %v: decoded on the split, but Unmarshal fails: %v", frame, typ, uerr)
-	}
-	got := v
-	if typ != reflect.TypeFor[any]() {
-		got = reflect.ValueOf(v).Elem().Interface()
-	}
-	if !reflect.DeepEqual(got, want.Elem().Interface()) {
-		t.Fatalf("%q into %v:\n split decoded %#v\n   Unmarshal %#v", frame, typ, got, want.Elem().Interface())
 	}
 }
 

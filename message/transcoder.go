@@ -70,16 +70,6 @@ func (jsonTranscoder) AppendEnvelope(dst []byte, topic string, msg any) ([]byte,
 // UTF-8 (which is decoded as encoding/json does); the payload, the text of
 // the "message" member, always aliases frame, and is nil when it is missing.
 func (jsonTranscoder) SplitEnvelope(frame []byte) ([]byte, []byte, error) {
-	return splitEnvelope(frame, nil)
-}
-
-// splitEnvelope is SplitEnvelope. With dec, it also decodes the payload
-// into the type dec.typeOf gives for the topic (when the topic comes first
-// and has no escapes): that decode takes the place of validating the
-// payload, since the decoder only succeeds on valid JSON; when it gives up,
-// the payload is validated as usual. So the topic, payload and error are
-// SplitEnvelope's in every case.
-func splitEnvelope(frame []byte, dec *envelopeDecode) ([]byte, []byte, error) {
 	i := skipSpace(frame, 0)
 	if i >= len(frame) {
 		return nil, nil, ErrNotJSON
@@ -94,8 +84,6 @@ func splitEnvelope(frame []byte, dec *envelopeDecode) ([]byte, []byte, error) {
 		topicStart, topicEnd = -1, -1 // the last "topic" member, when a string
 		topicFlags           uint8
 		payload              []byte
-		decodedAt            = -1 // where the decoded payload starts, and for which topic
-		decodedFor           = -1
 	)
 	i = skipSpace(frame, i+1)
 	if i < len(frame) && frame[i] == '}' {
@@ -124,16 +112,9 @@ func splitEnvelope(frame []byte, dec *envelopeDecode) ([]byte, []byte, error) {
 			}
 			valStart := i
 			var valFlags uint8
-			switch {
-			case frame[i] == '"':
+			if frame[i] == '"' {
 				i, valFlags = scanString(frame, i)
-			case dec != nil && topicStart >= 0 && topicFlags == 0 && string(name) == "message":
-				if end := dec.decode(frame, i, frame[topicStart+1:topicEnd-1]); end >= 0 {
-					i, decodedAt, decodedFor = end, valStart, topicStart
-				} else {
-					i = scanValue(frame, i, 1)
-				}
-			default:
+			} else {
 				i = scanValue(frame, i, 1)
 			}
 			if i < 0 {
@@ -148,9 +129,6 @@ func splitEnvelope(frame []byte, dec *envelopeDecode) ([]byte, []byte, error) {
 				}
 			case "message":
 				payload = frame[valStart:i:i]
-				if valStart != decodedAt {
-					decodedAt = -1 // a later "message" member: the last counts
-				}
 			}
 			i = skipSpace(frame, i)
 			if i >= len(frame) {
@@ -171,9 +149,6 @@ func splitEnvelope(frame []byte, dec *envelopeDecode) ([]byte, []byte, error) {
 	}
 	if topicStart < 0 {
 		return nil, nil, ErrNoTopic
-	}
-	if dec != nil && (decodedAt < 0 || decodedFor != topicStart) {
-		dec.val, dec.ok = nil, false // not the payload, or not for the topic, that counts
 	}
 	topic := frame[topicStart+1 : topicEnd-1 : topicEnd-1]
 	if topicFlags&strEscape != 0 || topicFlags&strHigh != 0 && !utf8.Valid(topic) {

@@ -3,7 +3,6 @@ package message
 import (
 	"bytes"
 	"encoding/json"
-	"reflect"
 	"testing"
 )
 
@@ -122,40 +121,4 @@ func BenchmarkEncodeOrder(b *testing.B) {
 		}
 		b.SetBytes(int64(buf.Len()))
 	})
-}
-
-// BenchmarkReceiveOrder is what a connection's reader and a listener do
-// with an S4 order's frame: split it, then decode the payload (the split
-// validating it first), against the split that decodes the payload on the
-// way (what the reader does when a listener decodes; jsonsplit.Split).
-func BenchmarkReceiveOrder(b *testing.B) {
-	frame := []byte(`{"topic":"order","message":` + benchOrderJSON + `}`)
-	for _, c := range []struct {
-		name string
-		typ  reflect.Type
-	}{{"struct", reflect.TypeFor[benchOrder]()}, {"any", reflect.TypeFor[any]()}} {
-		b.Run(c.name+"/split-then-decode", func(b *testing.B) {
-			b.ReportAllocs()
-			b.SetBytes(int64(len(frame)))
-			for b.Loop() {
-				_, payload, err := JSON.SplitEnvelope(frame)
-				if err == nil {
-					err = JSON.Unmarshal(payload, reflect.New(c.typ).Interface())
-				}
-				if err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-		b.Run(c.name+"/split-decoding", func(b *testing.B) {
-			b.ReportAllocs()
-			b.SetBytes(int64(len(frame)))
-			typeOf := func([]byte) reflect.Type { return c.typ }
-			for b.Loop() {
-				if _, _, _, _, decoded, err := splitDecoding(frame, typeOf); err != nil || !decoded {
-					b.Fatal(decoded, err)
-				}
-			}
-		})
-	}
 }

@@ -136,17 +136,6 @@ type topicCache struct {
 	last   *Topic // streams tend to repeat one topic: checked before the map
 }
 
-// lookup returns the Topic cached for b, or nil; it caches nothing.
-func (tc *topicCache) lookup(b []byte) *Topic {
-	if len(b) == 0 {
-		b = noneTopic
-	}
-	if tc.last != nil && tc.last.Name == string(b) {
-		return tc.last
-	}
-	return tc.byName[string(b)]
-}
-
 // intern returns the Topic for b ("none" for an empty b) and whether it is a fresh one that the
 // cache does not keep (so the message holding it must account for it).
 func (tc *topicCache) intern(b []byte) (t *Topic, uncached bool) {

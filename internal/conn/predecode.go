@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"unsafe"
 
-	"github.com/socketipc/socketipc/internal/jsonsplit"
 	"github.com/socketipc/socketipc/message"
 )
 
@@ -50,179 +49,86 @@ var (
 	msgType = reflect.TypeFor[*Msg]()
 )
 
-// preDecode decodes ahead what is worth it in msgs, within the batch's
-// window, and returns what the batch now holds for it (with what split
-// decoded). It decodes only while another goroutine is delivering (the
-// loop's, or another connection's reader) and stops as soon as none is,
-// so the batch then runs at once (Deliver runs it on this goroutine when
-// the loop is idle) and what is left of it is decoded on delivery. Handing
-// a batch to an idle loop's goroutine to overlap with it would cost a
-// wake-up per read, measured to cost more than it saves (docs/DESIGN.md).
-func (c *Conn) preDecode(msgs []Msg, ab *aheadBatch) (held int64) {
-	if c.decodesAhead() {
-		for i := range msgs {
-			if !c.cfg.Loop.Delivering() || ab.refused {
-				break // nobody to overlap with: deliver now
-			}
-			m := &msgs[i]
-			if m.Err != nil || m.pre != nil {
-				continue
-			}
-			t := c.cfg.DecodeType(m.Topic)
-			if t == nil || t != anyType && msgType.AssignableTo(t) { // *Msg itself: nothing to decode
-				continue
-			}
-			worst, ok := c.room(ab, len(msgs), t, len(m.Payload))
-			if !ok {
-				continue
-			}
-			var (
-				val any
-				err error
-			)
-			if t == anyType {
-				var v any
-				err = c.cfg.Transcoder.Unmarshal(m.Payload, &v)
-				val = v
-			} else {
-				ptr := reflect.New(t)
-				err = c.cfg.Transcoder.Unmarshal(m.Payload, ptr.Interface())
-				val = ptr.Interface()
-			}
-			ab.keep(m, i, t, val, err, worst, 0)
-		}
-	}
-	if ab.window == 0 {
+// preDecode decodes ahead what is worth it in msgs, within a window, and
+// returns what the batch now holds for it. It decodes only while another
+// goroutine is delivering (the loop's, or another connection's reader) and
+// stops as soon as none is, so the batch then runs at once (Deliver runs
+// it on this goroutine when the loop is idle) and what is left of it is
+// decoded on delivery. Handing a batch to an idle loop's goroutine to
+// overlap with it would cost a wake-up per read, measured to cost more
+// than it saves (docs/DESIGN.md).
+func (c *Conn) preDecode(msgs []Msg) (held int64) {
+	if c.cfg.DecodeType == nil || c.cfg.Transcoder != message.JSON || decodeAheadOff {
 		return 0
 	}
-	c.giveBackWindow(ab.window - ab.held)
-	return ab.held
-}
-
-func (c *Conn) decodesAhead() bool {
-	return c.cfg.DecodeType != nil && c.cfg.Transcoder == message.JSON && !decodeAheadOff
-}
-
-// aheadBatch is what one batch holds in values decoded ahead.
-type aheadBatch struct {
-	slots   []preSlot
-	window  int64 // taken from the budget for it
-	held    int64 // what its slots and values hold, within window
-	refused bool  // the budget had no room: decode nothing ahead
-}
-
-// room reports whether a value of type t decoded from n bytes fits in
-// ab's window, taking a window (or one more) when needed, and returns its
-// worst case.
-func (c *Conn) room(ab *aheadBatch, msgs int, t reflect.Type, n int) (worst int64, ok bool) {
-	dc := decodeCostOf(t)
-	if !dc.ok {
-		return 0, false
-	}
-	worst = dc.fixed + dc.perByte*int64(n)
-	if worst > preDecodeWindow/2 || ab.refused {
-		return 0, false
-	}
-	if ab.slots == nil {
-		if !c.takeWindow(preDecodeWindow, 0) {
-			ab.refused = true // the budget is spent: decode on delivery
-			return 0, false
+	var (
+		slots  []preSlot
+		window int64
+	)
+	for i := range msgs {
+		if !c.cfg.Loop.Delivering() {
+			break // nobody to overlap with: deliver now
 		}
-		ab.window = preDecodeWindow
-		ab.slots = make([]preSlot, msgs)
-		ab.held = int64(msgs) * preSlotSize
-	}
-	if ab.held+worst > ab.window {
-		if !c.takeWindow(preDecodeWindow, ab.window) {
-			return 0, false
+		m := &msgs[i]
+		if m.Err != nil {
+			continue
 		}
-		ab.window += preDecodeWindow
-	}
-	return worst, true
-}
-
-// keep puts val, decoded ahead for msgs[i] (m), in its slot and charges
-// the batch for it: the smaller of its worst case and what it holds
-// (counted, when the decoder counted it, else measured).
-func (ab *aheadBatch) keep(m *Msg, i int, t reflect.Type, val any, err error, worst, counted int64) {
-	s := &ab.slots[i]
-	s.typ, s.val, s.err = t, val, err
-	if counted <= 0 {
+		t := c.cfg.DecodeType(m.Topic)
+		if t == nil || msgType.AssignableTo(t) {
+			continue
+		}
+		dc := decodeCostOf(t)
+		if !dc.ok {
+			continue
+		}
+		worst := dc.fixed + dc.perByte*int64(len(m.Payload))
+		if worst > preDecodeWindow/2 {
+			continue
+		}
+		if slots == nil {
+			if !c.takeWindow(preDecodeWindow) {
+				return 0 // the budget is spent: decode on delivery
+			}
+			window = preDecodeWindow
+			slots = make([]preSlot, len(msgs))
+			held = int64(len(msgs)) * preSlotSize
+		}
+		if held+worst > window {
+			continue
+		}
+		s := &slots[i]
+		s.typ = t
 		if t == anyType {
-			counted = heldBy(reflect.ValueOf(&val).Elem())
+			var v any
+			s.err = c.cfg.Transcoder.Unmarshal(m.Payload, &v)
+			s.val = v
+			held += min(worst, heldBy(reflect.ValueOf(&v).Elem()))
 		} else {
-			counted = heldBy(reflect.ValueOf(val)) // a pointer: both bound it
+			ptr := reflect.New(t)
+			s.err = c.cfg.Transcoder.Unmarshal(m.Payload, ptr.Interface())
+			s.val = ptr.Interface()
+			held += min(worst, heldBy(ptr)) // both bound it
 		}
+		m.pre = s
+		decodedAhead.Add(1)
 	}
-	ab.held += min(worst, counted)
-	m.pre = s
-	decodedAhead.Add(1)
+	if window == 0 {
+		return 0
+	}
+	c.giveBackWindow(window - held)
+	return held
 }
 
-// splitter splits one batch's frames for handOver. With message.JSON, and
-// a listener that decodes the payload, the split decodes the payload on
-// the way (jsonsplit.Split) instead of validating it in a pass of its own,
-// within the batch's window like any value decoded ahead: what the
-// listener would decode on delivery anyway, without scanning it twice.
-type splitter struct {
-	c      *Conn
-	msgs   []Msg
-	ab     aheadBatch
-	typeOf func(topic []byte) reflect.Type // s.decodeType, made once
-
-	// for the frame being split
-	frame int // its length
-	worst int64
-	typ   reflect.Type
-}
-
-func (s *splitter) split(i int) (topic, payload []byte, err error) {
-	c, m := s.c, &s.msgs[i]
-	if !c.decodesAhead() || s.ab.refused {
-		return c.cfg.Transcoder.SplitEnvelope(m.Frame)
-	}
-	if s.typeOf == nil {
-		s.typeOf = s.decodeType
-	}
-	s.frame, s.typ = len(m.Frame), nil
-	topic, payload, v, counted, decoded, err := jsonsplit.Split(m.Frame, s.typeOf)
-	if decoded {
-		s.ab.keep(m, i, s.typ, v, nil, s.worst, counted)
-	}
-	return topic, payload, err
-}
-
-// decodeType is the type to decode the payload of a frame of topic into
-// on the split, or nil: topics not cached yet (their first message) are
-// left to the usual path.
-func (s *splitter) decodeType(topic []byte) reflect.Type {
-	c := s.c
-	tp := c.topics.lookup(topic)
-	if tp == nil {
-		return nil
-	}
-	t := c.cfg.DecodeType(tp)
-	if t == nil || t != anyType && msgType.AssignableTo(t) { // *Msg itself: nothing to decode
-		return nil
-	}
-	worst, ok := c.room(&s.ab, len(s.msgs), t, s.frame) // the payload is shorter than its frame
-	if !ok {
-		return nil
-	}
-	s.worst, s.typ = worst, t
-	return t
-}
-
-// takeWindow sets n more bytes aside for values decoded ahead (taken of
-// them already), within the shared budget or the connection's own
-// read-ahead, or reports that they would not fit.
-func (c *Conn) takeWindow(n, taken int64) bool {
+// takeWindow sets window bytes aside for values decoded ahead, within the
+// shared budget or the connection's own read-ahead, or reports that they
+// would not fit.
+func (c *Conn) takeWindow(window int64) bool {
 	if b := c.cfg.ReadBudget; b != nil {
-		return b.tryAcquire(n)
+		return b.tryAcquire(window)
 	}
 	// Reading stops past ReadAhead, and one read adds at most a
-	// reservation: the windows stay within that.
-	return c.inflight.Load()+taken+n <= int64(c.cfg.ReadAhead)+readReservation
+	// reservation: the window stays within that.
+	return c.inflight.Load()+window <= int64(c.cfg.ReadAhead)+readReservation
 }
 
 func (c *Conn) giveBackWindow(n int64) {

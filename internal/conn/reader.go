@@ -105,7 +105,6 @@ func (c *Conn) handOver(frames [][]byte) {
 	arena := make([]byte, 0, total)
 	extra := 0 // what the batch holds beyond its frames: topics made for it alone
 	msgs := make([]Msg, len(frames))
-	sp := &splitter{c: c, msgs: msgs}
 	bad := 0
 	for i, f := range frames {
 		start := len(arena)
@@ -113,7 +112,7 @@ func (c *Conn) handOver(frames [][]byte) {
 		m := &msgs[i]
 		m.from = &c.origin
 		m.Frame = arena[start:len(arena):len(arena)]
-		topic, payload, err := sp.split(i)
+		topic, payload, err := c.cfg.Transcoder.SplitEnvelope(m.Frame)
 		if err != nil {
 			m.Err = m.decodeError(err)
 			bad++
@@ -136,7 +135,7 @@ func (c *Conn) handOver(frames [][]byte) {
 		b.add(n - c.reserved) // the reservation becomes the batch's real cost
 		c.reserved = 0
 	}
-	ahead := c.preDecode(msgs, &sp.ab)
+	ahead := c.preDecode(msgs)
 	if ahead != 0 {
 		c.inflight.Add(ahead) // the budget has it already
 		n += ahead
