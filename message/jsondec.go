@@ -49,6 +49,14 @@ type decodeState struct {
 	membersHigh int // the most members held at once: what to clear after
 	floats      []float64
 	strs        []string
+
+	// The same for arrays: the elements being decoded (a stack, so each
+	// []any is made at its final length), the chunk their backing arrays
+	// are cut from, and the chunk that boxes their slice headers.
+	elems     []any
+	elemsHigh int
+	backing   []any
+	slices    [][]any
 }
 
 type member struct {
@@ -274,13 +282,15 @@ func fastUnmarshalAny(payload []byte) (any, bool) {
 	if i >= len(payload) {
 		return nil, false
 	}
-	ms := membersPool.Get().(*[]member)
-	d := decodeState{b: payload, members: (*ms)[:0]}
+	sc := scratchPool.Get().(*scratch)
+	d := decodeState{b: payload, members: sc.members[:0], elems: sc.elems[:0]}
 	v, end := d.anyValue(i)
-	clear(d.members[:d.membersHigh]) // drop the references: the scratch outlives the result
-	if cap(d.members) <= 1024 {
-		*ms = d.members[:0]
-		membersPool.Put(ms)
+	// Drop the references: the scratch outlives the result.
+	clear(d.members[:d.membersHigh])
+	clear(d.elems[:d.elemsHigh])
+	if cap(d.members) <= 1024 && cap(d.elems) <= 1024 {
+		sc.members, sc.elems = d.members[:0], d.elems[:0]
+		scratchPool.Put(sc)
 	}
 	if end < 0 || skipSpace(payload, end) != len(payload) {
 		return nil, false
@@ -288,8 +298,16 @@ func fastUnmarshalAny(payload []byte) (any, bool) {
 	return v, true
 }
 
-// membersPool holds decodeState.members scratch stacks.
-var membersPool = sync.Pool{New: func() any { s := make([]member, 0, 32); return &s }}
+// scratch is the stacks of a decode into any, kept between decodes.
+type scratch struct {
+	members []member
+	elems   []any
+}
+
+// scratchPool holds the scratch stacks of decodes into any.
+var scratchPool = sync.Pool{New: func() any {
+	return &scratch{members: make([]member, 0, 32), elems: make([]any, 0, 32)}
+}}
 
 // isZeroMemory reports whether the n bytes at p are all zero: a fresh
 // zero value (padding included; a copy with stray padding merely takes the
@@ -846,18 +864,26 @@ func (d *decodeState) anyValue(i int) (any, int) {
 		}
 		if b[i] == ']' {
 			d.depth--
-			return []any{}, i + 1
+			return d.boxSlice(d.backingOf(0)), i + 1
 		}
-		a := make([]any, 0, 4)
+		base := len(d.elems)
 		for {
 			var v any
 			if v, i = d.anyValue(i); i < 0 {
 				return nil, -1
 			}
-			a = append(a, v)
+			d.elems = append(d.elems, v)
 			var done bool
 			if i, done = d.next(i, ']'); done {
-				return a, i
+				if i < 0 {
+					return nil, -1
+				}
+				es := d.elems[base:]
+				a := d.backingOf(len(es))
+				copy(a, es)
+				d.elemsHigh = max(d.elemsHigh, len(d.elems))
+				d.elems = d.elems[:base]
+				return d.boxSlice(a), i
 			}
 		}
 	case 't':
@@ -895,8 +921,9 @@ type eface struct {
 }
 
 var (
-	float64Type = (*eface)(unsafe.Pointer(&[]any{0.0}[0])).typ
-	stringType  = (*eface)(unsafe.Pointer(&[]any{""}[0])).typ
+	float64Type  = (*eface)(unsafe.Pointer(&[]any{0.0}[0])).typ
+	stringType   = (*eface)(unsafe.Pointer(&[]any{""}[0])).typ
+	sliceAnyType = (*eface)(unsafe.Pointer(&[]any{[]any(nil)}[0])).typ
 )
 
 // boxChunk is how many numbers or strings share one allocation.
@@ -930,6 +957,37 @@ func (d *decodeState) boxString(s string) any {
 	var v any
 	e := (*eface)(unsafe.Pointer(&v))
 	e.typ, e.data = stringType, unsafe.Pointer(&d.strs[len(d.strs)-1])
+	return v
+}
+
+// backingOf returns a new []any of length and capacity n (so that an
+// append by its user copies it, never writing into its neighbour's
+// elements), cut from a chunk shared with the other arrays of this decode
+// when it is short.
+func (d *decodeState) backingOf(n int) []any {
+	if n == 0 {
+		return []any{} // empty, not nil, as in encoding/json (allocates nothing)
+	}
+	if n > boxChunk {
+		return make([]any, n)
+	}
+	if cap(d.backing)-len(d.backing) < n {
+		d.backing = make([]any, 0, boxChunk)
+	}
+	k := len(d.backing)
+	d.backing = d.backing[:k+n]
+	return d.backing[k : k+n : k+n]
+}
+
+// boxSlice is boxFloat for the []any of decoded arrays.
+func (d *decodeState) boxSlice(a []any) any {
+	if len(d.slices) == cap(d.slices) {
+		d.slices = make([][]any, 0, boxChunk/4*(1+3*min(len(d.b)/1024, 1)))
+	}
+	d.slices = append(d.slices, a)
+	var v any
+	e := (*eface)(unsafe.Pointer(&v))
+	e.typ, e.data = sliceAnyType, unsafe.Pointer(&d.slices[len(d.slices)-1])
 	return v
 }
 

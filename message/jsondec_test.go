@@ -365,6 +365,30 @@ func TestUnmarshalIntoNonZero(t *testing.T) {
 	}
 }
 
+// TestDecodedArraysAreIndependent: arrays decoded into any share chunks of
+// memory, each cut at its own length, so that appending to one never
+// writes into another, and writing into one leaves the others as they were.
+func TestDecodedArraysAreIndependent(t *testing.T) {
+	var v any
+	if err := JSON.Unmarshal([]byte(`[[1,2],[3],[],{"a":["x"]},[4,5,6,7,8,9,10,11,12]]`), &v); err != nil {
+		t.Fatal(err)
+	}
+	outer := v.([]any)
+	first, second := outer[0].([]any), outer[1].([]any)
+	for _, a := range []any{outer, first, second, outer[2], outer[3].(map[string]any)["a"], outer[4]} {
+		if s := a.([]any); len(s) != cap(s) || s == nil {
+			t.Fatalf("%v: len %d, cap %d, nil %v: want len == cap, not nil", s, len(s), cap(s), s == nil)
+		}
+	}
+	first = append(first, "appended")
+	first[0] = "changed"
+	want := []any{[]any{1.0, 2.0}, []any{3.0}, []any{}, map[string]any{"a": []any{"x"}}, []any{4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0}}
+	want[0] = first
+	if !reflect.DeepEqual(outer[1:], want[1:]) || !reflect.DeepEqual(second, []any{3.0}) {
+		t.Fatalf("after appending to the first array: %v, want the others as %v", outer, want)
+	}
+}
+
 // TestEncodeFastPathTaken checks that ordinary structs are encoded by the
 // typed plan, not handed to encoding/json.
 func TestEncodeFastPathTaken(t *testing.T) {

@@ -74,7 +74,7 @@ func (c *Conn) preDecode(msgs []Msg) (held int64) {
 			continue
 		}
 		t := c.cfg.DecodeType(m.Topic)
-		if t == nil || msgType.AssignableTo(t) {
+		if t == nil || t != anyType && msgType.AssignableTo(t) { // *Msg itself: nothing to decode
 			continue
 		}
 		dc := decodeCostOf(t)

@@ -178,3 +178,88 @@ func TestDecodeAheadKeepsEmitterSemantics(t *testing.T) {
 		t.Errorf("got %d errors (first %v), want %d payload type errors", len(errs), errs[0], n+1)
 	}
 }
+
+// A listener taking any gets its payloads decoded ahead too (a *Msg is
+// assignable to any, but an any listener gets PayloadValue, not the *Msg).
+func TestDecodeAheadIntoAny(t *testing.T) {
+	path := testsock.Path(t)
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	peer, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	nc, err := ln.AcceptUnix()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
+	em := emitter.New(emitter.Options{})
+	var (
+		mu   sync.Mutex
+		got  []any
+		done = make(chan struct{})
+	)
+	em.On("message.order", func(v any) {
+		mu.Lock()
+		if got = append(got, v); len(got) == n {
+			close(done)
+		}
+		mu.Unlock()
+	})
+	l := loop.New()
+	release, stalled := make(chan struct{}), make(chan struct{})
+	l.Post(func() { close(stalled); <-release }) // the loop is busy: the reader decodes ahead
+	<-stalled
+	c := New(nc, Config{
+		Loop:       l,
+		DecodeType: func(t *Topic) reflect.Type { return emitter.DecodeType(em, t.Event, 0) },
+		OnMessages: func(_ *Conn, msgs []Msg) {
+			for i := range msgs {
+				em.Emit(msgs[i].Topic.Event, &msgs[i])
+				msgs[i].Delivered()
+			}
+		},
+	})
+	c.Run()
+	defer func() {
+		c.Close()
+		<-c.Done()
+		l.Stop()
+		<-l.Done()
+	}()
+	var wire bytes.Buffer
+	for i := range n {
+		if err := EncodeFrame(message.JSON, message.Framing{}, "order", map[string]any{"id": i, "tags": []any{"a", true}}, func(f []byte) error { _, err := wire.Write(f); return err }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := decodedAhead.Load()
+	if _, err := peer.Write(wire.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for decodedAhead.Load()-before < n/2 && time.Now().Before(deadline) {
+		runtime.Gosched()
+	}
+	if ahead := decodedAhead.Load() - before; ahead < n/2 {
+		t.Errorf("only %d of %d payloads decoded ahead into any while the loop was busy", ahead, n)
+	}
+	close(release)
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("not everything was delivered")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i, v := range got {
+		if want := map[string]any{"id": float64(i), "tags": []any{"a", true}}; !reflect.DeepEqual(v, want) {
+			t.Fatalf("message %d: got %#v, want %#v", i, v, want)
+		}
+	}
+}
