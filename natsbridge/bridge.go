@@ -32,6 +32,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -92,8 +93,14 @@ type Options struct {
 	// from other bridges: it names the local client to ask ("" fails the
 	// request with ErrNoAnswerer). It runs on a bridge goroutine, not on the
 	// event loop. One bridge of those with an Answerer answers each request
-	// (a NATS queue group).
+	// (a NATS queue group), this one included when its own local client
+	// asked.
 	Answerer func(topic string) (clientID string)
+	// Answers, when not empty, are the topics of Requests this bridge
+	// answers with Answerer; empty means all of them. A bridge whose
+	// clients cannot answer a topic must leave it out: NATS gives each
+	// request to one bridge of the group, which does not pass it on.
+	Answers []string
 	// RequestTimeout bounds each request sent to NATS; the answering side
 	// gets the time left. Zero means DefaultRequestTimeout.
 	RequestTimeout time.Duration
@@ -225,6 +232,14 @@ func start(nc *nats.Conn, opts Options, loc local) (*Bridge, error) {
 	}
 	if opts.ID == "" {
 		opts.ID = nuid.Next()
+	}
+	if len(opts.Answers) > 0 && opts.Answerer == nil {
+		return nil, fmt.Errorf("%w: Answers without an Answerer", ErrOptions)
+	}
+	for _, t := range opts.Answers {
+		if !slices.Contains(opts.Requests, t) {
+			return nil, fmt.Errorf("%w: Answers topic %q is not one of Requests", ErrOptions, t)
+		}
 	}
 	if opts.RequestTimeout < 0 {
 		return nil, fmt.Errorf("%w: RequestTimeout %v", ErrOptions, opts.RequestTimeout)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -95,11 +96,13 @@ func (b *Bridge) serveRequests(opts Options) error {
 			}
 			return nil, nil
 		}))
-		if opts.Answerer == nil {
+		if opts.Answerer == nil || (len(opts.Answers) > 0 && !slices.Contains(opts.Answers, topic)) {
 			continue
 		}
+		// Its own requests too: in a queue group, a request NATS gives this
+		// bridge is given to no other.
 		sub, err := b.nc.QueueSubscribe(b.requestSubject(topic), "socketipc", func(m *nats.Msg) {
-			if m.Header.Get(HeaderOrigin) == b.id || m.Reply == "" {
+			if m.Reply == "" {
 				b.ignored.Add(1)
 				return
 			}

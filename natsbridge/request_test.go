@@ -234,3 +234,45 @@ func TestServerRequestNewClient(t *testing.T) {
 		t.Fatalf("asked a client gone: %v", err)
 	}
 }
+
+// When the asking bridge is one of the answering bridges (both have an
+// Answerer), every request is answered, whichever bridge of the queue
+// group NATS gives it to; with Answers, a bridge answers only its topics.
+func TestRequestSymmetricAnswerers(t *testing.T) {
+	ns := runNATS(t)
+	a, b := newHost(t), newHost(t)
+	for _, h := range []*host{a, b} {
+		id := h.id
+		client.Handle(h.cli, "who", func(context.Context, any) (string, error) { return id, nil })
+	}
+	bridge(t, a, connectNATS(t, ns), natsbridge.Options{
+		Requests: []string{"who", "only-b"},
+		Answerer: func(string) string { return a.id },
+		Answers:  []string{"who"},
+	})
+	bridge(t, b, connectNATS(t, ns), natsbridge.Options{
+		Requests: []string{"who", "only-b"},
+		Answerer: func(string) string { return b.id },
+	})
+	client.Handle(b.cli, "only-b", func(context.Context, any) (string, error) { return "b", nil })
+	answeredBy := map[string]int{}
+	for i := 0; i < 40; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		var who, onlyB string
+		err := a.cli.Request(ctx, "who", nil, &who)
+		if err == nil {
+			err = a.cli.Request(ctx, "only-b", nil, &onlyB)
+		}
+		cancel()
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		if onlyB != "b" {
+			t.Fatalf("only-b answered %q", onlyB)
+		}
+		answeredBy[who]++
+	}
+	if answeredBy[a.id]+answeredBy[b.id] != 40 {
+		t.Fatalf("answered by %v", answeredBy)
+	}
+}
