@@ -444,7 +444,7 @@ func (b *Bridge) wantClient(id string, connected bool) {
 // subscribeClients brings the per-client subscriptions in line with want;
 // only the publishing goroutine calls it (and start, before it runs).
 func (b *Bridge) subscribeClients() {
-	if !b.dirty.Swap(false) {
+	if !b.dirty.Load() || !b.dirty.Swap(false) { // a read first: this runs before every publish
 		return
 	}
 	var add, remove []string
