@@ -224,7 +224,10 @@ func (h *host) listen() {
 		h.plugins[hi.Name] = clientID
 		h.mu.Unlock()
 		h.say("%s/%s said hello (client %s)", h.name, hi.Name, short(clientID))
-		h.arrived <- struct{}{}
+		select { // never block the event loop: only the first hellos are waited for
+		case h.arrived <- struct{}{}:
+		default:
+		}
 	})
 	h.srv.On("message.report", func(r report, clientID string) {
 		h.say("%s/%s %s", h.name, h.pluginName(clientID), r.Text)
