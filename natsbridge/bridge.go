@@ -19,9 +19,11 @@
 // ForClient bridges a Client the same way: what its server sends on the
 // topics is published, and what NATS brings is sent to its server.
 //
-// Requests (Options.Requests) cross too, for a Server: a local client's Request is asked
-// on NATS, and a bridge with Options.Answerer answers by asking one of its
-// local clients.
+// Requests (Options.Requests) cross too, for a Server, both ways: a local
+// client's Request is asked on NATS, and a bridge with Options.Answerer
+// answers by asking one of its local clients; and Bridge.Request is the
+// Server's own Request to a client of another bridge's Server, by its id
+// (each bridge subscribes a subject per local client).
 package natsbridge
 
 import (
@@ -30,6 +32,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -83,14 +86,21 @@ type Options struct {
 
 	// Requests are the topics whose requests cross NATS: a local client's
 	// Request for one of them is handled by the bridge (server.Handle),
-	// which asks NATS and relays the reply or failure.
+	// which asks NATS and relays the reply or failure; and Bridge.Request
+	// of other bridges may ask the local clients for them by id.
 	Requests []string
 	// Answerer, when set, lets this bridge answer the requests for Requests
 	// from other bridges: it names the local client to ask ("" fails the
 	// request with ErrNoAnswerer). It runs on a bridge goroutine, not on the
 	// event loop. One bridge of those with an Answerer answers each request
-	// (a NATS queue group).
+	// (a NATS queue group), this one included when its own local client
+	// asked.
 	Answerer func(topic string) (clientID string)
+	// Answers, when not empty, are the topics of Requests this bridge
+	// answers with Answerer; empty means all of them. A bridge whose
+	// clients cannot answer a topic must leave it out: NATS gives each
+	// request to one bridge of the group, which does not pass it on.
+	Answers []string
 	// RequestTimeout bounds each request sent to NATS; the answering side
 	// gets the time left. Zero means DefaultRequestTimeout.
 	RequestTimeout time.Duration
@@ -127,6 +137,16 @@ type Bridge struct {
 	wg             sync.WaitGroup // request goroutines (track)
 	mu             sync.Mutex     // guards closed, and wg.Add against Close's Wait
 	closed         bool
+
+	requests map[string]bool // Options.Requests; read-only once started
+	// The local clients other bridges can ask (Bridge.Request): listeners
+	// on the loop note connections in want and set dirty; the publishing
+	// goroutine, which alone may wait for NATS, subscribes (clientSubs).
+	wantMu     sync.Mutex
+	want       map[string]bool
+	dirty      atomic.Bool
+	wake       chan struct{}
+	clientSubs map[string]*nats.Subscription
 
 	published, dropped, delivered, undelivered, ignored atomic.Uint64
 }
@@ -213,6 +233,14 @@ func start(nc *nats.Conn, opts Options, loc local) (*Bridge, error) {
 	if opts.ID == "" {
 		opts.ID = nuid.Next()
 	}
+	if len(opts.Answers) > 0 && opts.Answerer == nil {
+		return nil, fmt.Errorf("%w: Answers without an Answerer", ErrOptions)
+	}
+	for _, t := range opts.Answers {
+		if !slices.Contains(opts.Requests, t) {
+			return nil, fmt.Errorf("%w: Answers topic %q is not one of Requests", ErrOptions, t)
+		}
+	}
 	if opts.RequestTimeout < 0 {
 		return nil, fmt.Errorf("%w: RequestTimeout %v", ErrOptions, opts.RequestTimeout)
 	}
@@ -224,6 +252,7 @@ func start(nc *nats.Conn, opts Options, loc local) (*Bridge, error) {
 		out:  make(chan *nats.Msg, opts.MaxPending),
 		stop: make(chan struct{}),
 		done: make(chan struct{}),
+		wake: make(chan struct{}, 1),
 
 		requestTimeout: opts.RequestTimeout,
 	}
@@ -246,6 +275,9 @@ func start(nc *nats.Conn, opts Options, loc local) (*Bridge, error) {
 	if err := b.serveRequests(opts); err != nil {
 		b.removeHandlers()
 		b.unsubscribe()
+		for _, s := range b.clientSubs {
+			_ = s.Unsubscribe()
+		}
 		b.cancel()
 		return nil, err
 	}
@@ -290,6 +322,9 @@ func (b *Bridge) Close() error {
 		b.wg.Wait()
 		close(b.stop)
 		<-b.done
+		for _, s := range b.clientSubs {
+			_ = s.Unsubscribe()
+		}
 	})
 	return nil
 }
@@ -328,6 +363,7 @@ func (b *Bridge) toNATS(topic string, raw json.RawMessage, clientID string) {
 func (b *Bridge) publish() {
 	defer close(b.done)
 	send := func(m *nats.Msg) {
+		b.subscribeClients() // before what a client that just connected sends
 		if err := b.nc.PublishMsg(m); err != nil {
 			n := b.dropped.Add(1)
 			b.emit(fmt.Errorf("%w: subject %q (%d dropped in all): %w", ErrDropped, m.Subject, n, err))
@@ -339,6 +375,8 @@ func (b *Bridge) publish() {
 		select {
 		case m := <-b.out:
 			send(m)
+		case <-b.wake:
+			b.subscribeClients()
 		case <-b.stop:
 			for {
 				select {
@@ -369,4 +407,72 @@ func (b *Bridge) fromNATS(topic string, m *nats.Msg) {
 		return
 	}
 	b.delivered.Add(1)
+}
+
+// reachClients makes the local clients reachable by their ids
+// (clientSubject): those connected now at once, the others as they come.
+func (b *Bridge) reachClients() {
+	b.want = make(map[string]bool)
+	b.clientSubs = make(map[string]*nats.Subscription)
+	b.handles = append(b.handles,
+		b.srv.On(server.EventConnection, func(id string) { b.wantClient(id, true) }),
+		b.srv.On(server.EventConnectionClose, func(id string) { b.wantClient(id, false) }))
+	// A client that closes meanwhile may keep its subscription until the
+	// next change: requests for it fail as for any unknown id.
+	for _, id := range b.srv.ClientIDs() {
+		b.wantClient(id, true)
+	}
+	b.subscribeClients()
+}
+
+// wantClient runs on the local event loop: it must never wait for NATS.
+func (b *Bridge) wantClient(id string, connected bool) {
+	b.wantMu.Lock()
+	if connected {
+		b.want[id] = true
+	} else {
+		delete(b.want, id)
+	}
+	b.wantMu.Unlock()
+	b.dirty.Store(true)
+	select {
+	case b.wake <- struct{}{}:
+	default:
+	}
+}
+
+// subscribeClients brings the per-client subscriptions in line with want;
+// only the publishing goroutine calls it (and start, before it runs).
+func (b *Bridge) subscribeClients() {
+	if !b.dirty.Load() || !b.dirty.Swap(false) { // a read first: this runs before every publish
+		return
+	}
+	var add, remove []string
+	b.wantMu.Lock()
+	for id := range b.want {
+		if b.clientSubs[id] == nil {
+			add = append(add, id)
+		}
+	}
+	for id := range b.clientSubs {
+		if !b.want[id] {
+			remove = append(remove, id)
+		}
+	}
+	b.wantMu.Unlock()
+	for _, id := range remove {
+		_ = b.clientSubs[id].Unsubscribe()
+		delete(b.clientSubs, id)
+	}
+	for _, id := range add {
+		clientID := id
+		subject := b.prefix + ".client." + EncodeTopic(clientID) + ".*"
+		sub, err := b.nc.Subscribe(subject, func(m *nats.Msg) { b.answerClient(clientID, m) })
+		if err != nil {
+			// Tried again at the next connection or close.
+			b.emit(fmt.Errorf("natsbridge: subscribe %q: %w", subject, err))
+			continue
+		}
+		b.clientSubs[clientID] = sub
+	}
 }

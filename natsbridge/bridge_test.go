@@ -325,11 +325,13 @@ func TestOptions(t *testing.T) {
 	h := newHost(t)
 	nc := connectNATS(t, ns)
 	for name, opts := range map[string]natsbridge.Options{
-		"no topics":        {},
-		"wildcard prefix":  {Topics: []string{"t"}, Prefix: "a.*"},
-		"empty token":      {Topics: []string{"t"}, Prefix: "a..b"},
-		"space in prefix":  {Topics: []string{"t"}, Prefix: "a b"},
-		"negative pending": {Topics: []string{"t"}, MaxPending: -1},
+		"no topics":            {},
+		"wildcard prefix":      {Topics: []string{"t"}, Prefix: "a.*"},
+		"empty token":          {Topics: []string{"t"}, Prefix: "a..b"},
+		"space in prefix":      {Topics: []string{"t"}, Prefix: "a b"},
+		"negative pending":     {Topics: []string{"t"}, MaxPending: -1},
+		"answers, no answerer": {Requests: []string{"r"}, Answers: []string{"r"}},
+		"answers not requests": {Requests: []string{"r"}, Answers: []string{"s"}, Answerer: func(string) string { return "" }},
 	} {
 		if _, err := natsbridge.ForServer(h.srv, nc, opts); !errors.Is(err, natsbridge.ErrOptions) {
 			t.Errorf("%s: %v", name, err)

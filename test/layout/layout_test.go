@@ -1,7 +1,8 @@
 // Package layout checks that the repository's layout says what it promises:
 // the library's packages depend on nothing test-only and keep a small
-// dependency graph, and the tooling's Go programs live in packages, not in
-// scripts/.
+// dependency graph, the tooling's Go programs live in packages, not in
+// scripts/, and every nested module is tested while the root module stays
+// free of NATS.
 package layout
 
 import (
@@ -101,4 +102,48 @@ func TestScriptsHoldNoGo(t *testing.T) {
 		return nil
 	})
 	require.NoError(t, err)
+}
+
+// Every nested module (a go.mod below the root) is named in scripts/test's
+// nested=(...) list, which downloads, verifies, vets and tests each, and
+// every name there is one.
+func TestNestedModulesTested(t *testing.T) {
+	root := moduleRoot(t)
+	script, err := os.ReadFile(filepath.Join(root, "scripts", "test"))
+	require.NoError(t, err)
+	var listed []string
+	for _, line := range strings.Split(string(script), "\n") {
+		if rest, ok := strings.CutPrefix(line, "nested=("); ok {
+			listed = strings.Fields(strings.TrimSuffix(rest, ")"))
+		}
+	}
+	require.NotEmpty(t, listed, "scripts/test has no nested=(...) line")
+	var found []string
+	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "node_modules" || d.Name() == ".git" || d.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && d.Name() == "go.mod" && path != filepath.Join(root, "go.mod") {
+			rel, err := filepath.Rel(root, filepath.Dir(path))
+			require.NoError(t, err)
+			found = append(found, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	require.ElementsMatch(t, found, listed, "the go.mod files below the root, and scripts/test's nested=(...)")
+}
+
+// The root module (library, examples, tools, tests) does not depend on
+// NATS: the bridge and the federation example are nested modules.
+func TestRootModuleWithoutNATS(t *testing.T) {
+	cmd := exec.Command("go", "list", "-m", "all")
+	cmd.Dir = moduleRoot(t)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	require.NoError(t, err)
+	require.NotContains(t, string(out), "nats-io", "the root module's graph holds NATS")
 }
