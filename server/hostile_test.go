@@ -319,9 +319,25 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 // With DisconnectSlowClients, the send that overflows drops the client and
 // says how many messages it had accepted for it were discarded, and how
 // many bytes; connectionClose says the same. Every accepted message is
-// either received or counted as discarded.
+// either received or counted as discarded. Under load the writer may not
+// have run before the queue filled, and then write everything to the
+// kernel's buffers after all: nothing is discarded, which is counted right
+// but is not the case under test, so the test tries again with a new server and client.
 func TestDisconnectSlowClientsCountsDiscarded(t *testing.T) {
 	leakcheck.Check(t)
+	for attempt := 1; ; attempt++ {
+		if discardedSome(t) {
+			return
+		}
+		t.Logf("attempt %d: everything accepted was written, nothing discarded", attempt)
+		require.Less(t, attempt, 5, "the writer wrote everything the queue held in every attempt")
+	}
+}
+
+// discardedSome runs TestDisconnectSlowClientsCountsDiscarded's slow client
+// against a server of its own and says whether anything was discarded.
+func discardedSome(t *testing.T) bool {
+	t.Helper()
 	srv, log := startServer(t, server.Options{MaxQueueBytes: smallQueue, DisconnectSlowClients: true})
 	slow := dialRaw(t, srv, log)
 	accepted, err := fillQueue(t, srv, slow.ID)
@@ -330,18 +346,22 @@ func TestDisconnectSlowClientsCountsDiscarded(t *testing.T) {
 	var de *message.DiscardedError
 	require.ErrorAs(t, err, &de)
 	assert.Equal(t, slow.ID, de.ClientID)
-	assert.Positive(t, de.Messages)
 	// Whole frames, and perhaps one cut short by the drop.
 	assert.LessOrEqual(t, de.Bytes, de.Messages*chunkFrameLen)
-	assert.Greater(t, de.Bytes, (de.Messages-1)*chunkFrameLen)
+	if de.Messages > 0 {
+		assert.Greater(t, de.Bytes, (de.Messages-1)*chunkFrameLen)
+	}
 	assert.Contains(t, err.Error(), fmt.Sprintf("%d accepted message(s) (%d bytes) not written", de.Messages, de.Bytes))
 	requireEmitted(t, log, err)
 
 	closeEv := log.Wait(t, "connectionClose")
 	assert.Equal(t, slow.ID, closeEv.Arg(0))
-	var closeDE *message.DiscardedError
-	require.ErrorAs(t, closeEv.Arg(1).(error), &closeDE)
-	assert.Equal(t, *de, *closeDE)
+	if de.Messages > 0 {
+		closeErr, _ := closeEv.Arg(1).(error)
+		var closeDE *message.DiscardedError
+		require.ErrorAs(t, closeErr, &closeDE)
+		assert.Equal(t, *de, *closeDE)
+	}
 
 	// The peer gets every accepted message that was not counted as discarded.
 	require.NoError(t, slow.SetReadDeadline(time.Now().Add(ioTimeout)))
@@ -349,4 +369,5 @@ func TestDisconnectSlowClientsCountsDiscarded(t *testing.T) {
 	received := bytes.Count(data, []byte("\x00\x00"))
 	assert.Equal(t, accepted, received+de.Messages, "accepted = received + discarded")
 	assert.Equal(t, accepted*chunkFrameLen, len(data)+de.Bytes)
+	return de.Messages > 0
 }
