@@ -62,7 +62,11 @@ func runListen(ctx context.Context, t *term, args []string) int {
 	}
 	hooks := serverHooks{
 		message: func(payload []byte, topic, clientID string) {
-			if count > 0 && got.Load() >= int64(count) {
+			// Counted before it is printed: whoever reads the line may
+			// interrupt at once, and the message has arrived by then.
+			n := got.Add(1)
+			if count > 0 && n > int64(count) {
+				got.Add(-1)
 				return // one too many, while closing
 			}
 			if err := out.message(clientID, topic, payload); err != nil {
@@ -72,7 +76,7 @@ func runListen(ctx context.Context, t *term, args []string) int {
 				}
 				return
 			}
-			if n := got.Add(1); count > 0 && n == int64(count) {
+			if count > 0 && n == int64(count) {
 				finish(exitOK)
 			}
 		},
