@@ -126,6 +126,28 @@ func TestRequestRemoteErrorAndNoHandler(t *testing.T) {
 	assert.NoError(t, ctx.Err(), "no handler fails fast, not at the deadline")
 }
 
+// A plain listener of "message.$req.<topic>" is not a handler: it cannot
+// answer, so the caller gets the no-handler failure at once, and the
+// listener still sees the request.
+func TestRequestPlainListenerIsNoHandler(t *testing.T) {
+	leakcheck.Check(t)
+	srv, log := startServer(t, server.Options{})
+	srv.On("message.$req.watched", func(msg json.RawMessage, clientID string) {
+		log.Add("watched", string(msg))
+	})
+	cli, _, _ := connectClient(t, log, srv.SocketFile())
+
+	ctx, cancel := context.WithTimeout(context.Background(), eventlog.Timeout)
+	defer cancel()
+	err := cli.Request(ctx, "watched", 7, nil)
+	var re *message.RemoteError
+	require.ErrorAs(t, err, &re)
+	assert.Equal(t, `no handler for request topic "watched"`, re.Message)
+	assert.NoError(t, ctx.Err(), "no handler fails fast, not at the deadline")
+	got := log.Wait(t, "watched")
+	assert.Contains(t, got.Args[0], `"data":7`, "the listener saw the request")
+}
+
 // A request whose peer never answers ends with ctx: its deadline, or its
 // cancellation; nothing stays pending, and a late reply is dropped.
 func TestRequestTimeoutAndCancel(t *testing.T) {

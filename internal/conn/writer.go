@@ -44,15 +44,26 @@ var clockBase = time.Now()
 // connection look quiet, which would make the next write inline too. While
 // any connection of the owner wrote inline in the last inlineGap, the
 // others leave their frames to their writers, which batch them.
-type InlineGate struct{ last atomic.Int64 }
-
-func (g *InlineGate) open(now time.Duration) bool {
-	return g == nil || now-time.Duration(g.last.Load()) >= inlineGap
+//
+// The connection that wrote last is not held back by its own write: its
+// own pace is judged by its previous send (Conn.lastEnqueue). Otherwise a
+// reply that comes back while the request's write is still returning (the
+// peer, woken by the write, may run first) closed the gate on the next
+// request, handing it to the writer goroutine: a wake-up of another
+// thread on a round trip that needs none.
+type InlineGate struct {
+	last atomic.Int64
+	who  atomic.Pointer[Conn]
 }
 
-func (g *InlineGate) wrote() {
+func (g *InlineGate) open(c *Conn, now time.Duration) bool {
+	return g == nil || g.who.Load() == c || now-time.Duration(g.last.Load()) >= inlineGap
+}
+
+func (g *InlineGate) wrote(c *Conn) {
 	if g != nil {
 		g.last.Store(int64(Now()))
+		g.who.Store(c)
 	}
 }
 
@@ -71,7 +82,7 @@ func (c *Conn) enqueue(frame []byte, shared bool, now time.Duration) error {
 	c.queued += len(frame)
 	c.stats.sentLocked(len(frame))
 	idle := !c.writing && c.queue.empty()
-	quiet := now-c.lastEnqueue >= inlineGap && c.cfg.Inline.open(now)
+	quiet := now-c.lastEnqueue >= inlineGap && c.cfg.Inline.open(c, now)
 	c.lastEnqueue = now
 	if idle && quiet && c.raw != nil {
 		c.writing = true
@@ -148,7 +159,7 @@ func (c *Conn) writeInline(frame []byte, shared bool) {
 		err = werr
 	}
 	n = max(n, 0)
-	c.cfg.Inline.wrote()
+	c.cfg.Inline.wrote(c)
 	c.mu.Lock()
 	c.writing = false
 	c.writeIdle.Broadcast()

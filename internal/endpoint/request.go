@@ -287,7 +287,7 @@ func remoteText(raw json.RawMessage) string {
 
 func (e *Endpoint) serveRequest(c *conn.Conn, m *conn.Msg, id any) {
 	event := m.Topic.Event
-	if e.em.ListenerCount(event) == 0 {
+	if !e.hasHandler(event) {
 		if in, err := e.readEnvelope(m.PayloadBytes()); err == nil && len(in.ID) > 0 {
 			topic := m.Topic.Name[len(RequestPrefix):]
 			r := &responder{e: e, c: c, id: in.ID, topic: topic}
@@ -295,7 +295,10 @@ func (e *Endpoint) serveRequest(c *conn.Conn, m *conn.Msg, id any) {
 				e.emitError(err)
 			}
 		}
-		return
+		if e.em.ListenerCount(event) == 0 {
+			return
+		}
+		// Plain listeners of the event still see the request.
 	}
 	e.current, e.currentConn = m, c
 	if e.withID {
@@ -304,6 +307,29 @@ func (e *Endpoint) serveRequest(c *conn.Conn, m *conn.Msg, id any) {
 		e.em.Emit(event, m)
 	}
 	e.current, e.currentConn = nil, nil
+}
+
+// requestHandler and requestHandlerNoID are the types of Handle's
+// listeners, so that a plain listener of "message.$req.<topic>", which
+// cannot answer, is not taken for a handler: the caller would wait for
+// its deadline instead of hearing at once that nobody answers.
+type (
+	requestHandler     func(raw json.RawMessage, clientID string)
+	requestHandlerNoID func(raw json.RawMessage)
+)
+
+// hasHandler reports whether a Handle's listener is registered for event.
+func (e *Endpoint) hasHandler(event string) bool {
+	if e.em.ListenerCount(event) == 0 {
+		return false
+	}
+	for _, l := range e.em.Listeners(event) {
+		switch l.(type) {
+		case requestHandler, requestHandlerNoID:
+			return true
+		}
+	}
+	return false
 }
 
 // Handle registers fn as the handler of requests for topic. It is the
@@ -351,9 +377,9 @@ func Handle[Req, Resp any](e *Endpoint, topic string, fn func(ctx context.Contex
 	}
 	event := "message." + RequestPrefix + topic
 	if e.withID {
-		return e.em.On(event, call)
+		return e.em.On(event, requestHandler(call))
 	}
-	return e.em.On(event, func(raw json.RawMessage) { call(raw, "") })
+	return e.em.On(event, requestHandlerNoID(func(raw json.RawMessage) { call(raw, "") }))
 }
 
 const (

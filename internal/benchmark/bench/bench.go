@@ -21,6 +21,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strconv"
 	"sync"
@@ -49,6 +50,7 @@ type Args struct {
 	InFlight   int // S6: messages sent and not yet echoed, at most
 	CPUProfile string
 	MemProfile string // the allocations (pprof "allocs": sampled sites, bytes and objects), written at the end
+	Trace      string // an execution trace (runtime/trace), from where the CPU profile would start
 	Listener   string // libpeer only: the listener's message type (raw, string, any)
 }
 
@@ -68,9 +70,11 @@ func Parse() Args {
 	fs.IntVar(&a.InFlight, "inflight", 8, "messages in flight, at most (S6)")
 	fs.StringVar(&a.CPUProfile, "cpuprofile", "", "write a CPU profile here")
 	fs.StringVar(&a.MemProfile, "memprofile", "", "write an allocation profile here at the end")
+	fs.StringVar(&a.Trace, "trace", "", "write an execution trace (go tool trace) here")
 	fs.StringVar(&a.Listener, "listener", "raw", "message parameter type of the library's listeners: raw (json.RawMessage), string or any")
 	_ = fs.Parse(os.Args[2:])
 	memProfile = a.MemProfile
+	traceFile = a.Trace
 	switch {
 	case !slices.Contains([]string{"s1", "s2", "s3", "s3r", "s4", "s4b", "s4c", "s5", "s6", "s7"}, a.Scenario):
 		Failf("bad -scenario %q", a.Scenario)
@@ -204,8 +208,9 @@ var (
 	profFile *os.File
 )
 
-// StartProfile starts the CPU profile if one was asked for.
+// StartProfile starts the CPU profile and the execution trace, if asked for.
 func StartProfile(path string) {
+	startTrace()
 	if path == "" {
 		return
 	}
@@ -221,6 +226,28 @@ func StartProfile(path string) {
 	profMu.Unlock()
 }
 
+// traceFile is where StartProfile writes an execution trace, if asked;
+// traceOut is that file while the trace runs.
+var traceFile string
+var traceOut *os.File
+
+func startTrace() {
+	if traceFile == "" {
+		return
+	}
+	f, err := os.Create(traceFile)
+	if err != nil {
+		Failf("trace: %v", err)
+	}
+	if err := trace.Start(f); err != nil {
+		Failf("trace: %v", err)
+	}
+	profMu.Lock()
+	traceOut = f
+	profMu.Unlock()
+	traceFile = ""
+}
+
 // memProfile is where StopProfile writes the allocation profile, if asked.
 var memProfile string
 
@@ -229,6 +256,11 @@ var memProfile string
 func StopProfile() {
 	profMu.Lock()
 	defer profMu.Unlock()
+	if traceOut != nil {
+		trace.Stop()
+		traceOut.Close()
+		traceOut = nil
+	}
 	if profFile != nil {
 		pprof.StopCPUProfile()
 		profFile.Close()
