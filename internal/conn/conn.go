@@ -132,9 +132,8 @@ type Conn struct {
 	inflight    atomic.Int64 // bytes handed to the loop, not yet delivered
 	space       chan struct{}
 	readerDone  chan struct{}
-	helpers     sync.WaitGroup // the reader's split decoders (split.go)
-	stop        chan struct{}  // closed by Abort
-	closingCh   chan struct{}  // closed when a graceful close starts
+	stop        chan struct{} // closed by Abort
+	closingCh   chan struct{} // closed when a graceful close starts
 	closingOnce sync.Once
 	stopOnce    sync.Once
 	closeFD     sync.Once

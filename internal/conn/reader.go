@@ -13,7 +13,6 @@ import (
 
 func (c *Conn) readLoop() {
 	defer close(c.readerDone)
-	defer c.helpers.Wait() // they end on their own, having decoded a batch's part
 	c.readerID = loop.GoroutineID()
 	fr := message.NewFrameReader(c.source(), c.cfg.Framing, c.cfg.MaxFrameSize)
 	defer fr.Release()
@@ -165,22 +164,8 @@ func (c *Conn) handOver(frames [][]byte, fr *message.FrameReader) {
 		c.inflight.Add(ahead) // the budget has it already
 		n += ahead
 	}
-	var (
-		second *split
-		from   int
-	)
-	if ahead == 0 {
-		if second, from = c.splitBatch(msgs); second != nil {
-			c.inflight.Add(second.window) // as is the window
-			n += second.window
-		}
-	}
 	deliver := func() {
-		if second == nil {
-			c.cfg.OnMessages(c, msgs)
-		} else {
-			n -= c.deliverSplit(msgs, second, from)
-		}
+		c.cfg.OnMessages(c, msgs)
 		putMsgs(batch)
 		if b := c.cfg.ReadBudget; b != nil {
 			b.release(n)
