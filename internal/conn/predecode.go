@@ -64,25 +64,15 @@ func (c *Conn) preDecode(msgs []Msg) (held int64) {
 	var (
 		slots  []preSlot
 		window int64
+		types  = aheadTypes{c: c}
 	)
 	for i := range msgs {
 		if !c.cfg.Loop.Delivering() {
 			break // nobody to overlap with: deliver now
 		}
 		m := &msgs[i]
-		if m.Err != nil {
-			continue
-		}
-		t := c.cfg.DecodeType(m.Topic)
-		if t == nil || t != anyType && msgType.AssignableTo(t) { // *Msg itself: nothing to decode
-			continue
-		}
-		dc := decodeCostOf(t)
-		if !dc.ok {
-			continue
-		}
-		worst := dc.fixed + dc.perByte*int64(len(m.Payload))
-		if worst > preDecodeWindow/2 {
+		t, worst := types.of(m)
+		if t == nil {
 			continue
 		}
 		if slots == nil {
@@ -98,17 +88,7 @@ func (c *Conn) preDecode(msgs []Msg) (held int64) {
 		}
 		s := &slots[i]
 		s.typ = t
-		if t == anyType {
-			var v any
-			s.err = c.cfg.Transcoder.Unmarshal(m.Payload, &v)
-			s.val = v
-			held += min(worst, heldBy(reflect.ValueOf(&v).Elem()))
-		} else {
-			ptr := reflect.New(t)
-			s.err = c.cfg.Transcoder.Unmarshal(m.Payload, ptr.Interface())
-			s.val = ptr.Interface()
-			held += min(worst, heldBy(ptr)) // both bound it
-		}
+		held += min(worst, s.decode(m.Payload)) // both bound it
 		m.pre = s
 		decodedAhead.Add(1)
 	}
@@ -117,6 +97,57 @@ func (c *Conn) preDecode(msgs []Msg) (held int64) {
 	}
 	c.giveBackWindow(window - held)
 	return held
+}
+
+// aheadTypes finds the type each message's payload may be decoded ahead
+// into, asking DecodeType once per run of messages with the same topic
+// (streams tend to repeat one). It calls DecodeType: the reader's alone.
+type aheadTypes struct {
+	c     *Conn
+	topic *Topic
+	typ   reflect.Type
+	dc    decodeCost
+}
+
+// of returns the type m's payload may be decoded ahead into, and the most
+// its value may hold (decodeCost); nil when it is not to be: a malformed
+// frame, no listener decoding it, a type with no bound, or a worst case
+// over half the window.
+func (a *aheadTypes) of(m *Msg) (t reflect.Type, worst int64) {
+	if m.Err != nil {
+		return nil, 0
+	}
+	if m.Topic != a.topic {
+		a.topic, a.typ = m.Topic, a.c.cfg.DecodeType(m.Topic)
+		if t := a.typ; t == nil || t != anyType && msgType.AssignableTo(t) { // *Msg itself: nothing to decode
+			a.typ = nil
+		} else if a.dc = decodeCostOf(t); !a.dc.ok {
+			a.typ = nil
+		}
+	}
+	if a.typ == nil {
+		return nil, 0
+	}
+	worst = a.dc.fixed + a.dc.perByte*int64(len(m.Payload))
+	if worst > preDecodeWindow/2 {
+		return nil, 0
+	}
+	return a.typ, worst
+}
+
+// decode decodes payload into a new value of s.typ (JSON: the only
+// transcoder decoded ahead) and returns heldBy of it.
+func (s *preSlot) decode(payload []byte) int64 {
+	if s.typ == anyType {
+		var v any
+		s.err = message.JSON.Unmarshal(payload, &v)
+		s.val = v
+		return heldByAny(v)
+	}
+	ptr := reflect.New(s.typ)
+	s.err = message.JSON.Unmarshal(payload, ptr.Interface())
+	s.val = ptr.Interface()
+	return heldBy(ptr)
 }
 
 // takeWindow sets window bytes aside for values decoded ahead, within the
@@ -156,9 +187,7 @@ func (m *Msg) take(t reflect.Type) (v any, err error, ok bool) {
 func heldBy(v reflect.Value) int64 {
 	switch v.Kind() {
 	case reflect.String:
-		if n := int64(v.Len()); n > 0 {
-			return max(16, 2*n)
-		}
+		return heldByString(v.String())
 	case reflect.Pointer:
 		if v.IsNil() {
 			return 0
@@ -192,24 +221,73 @@ func heldBy(v reflect.Value) int64 {
 		}
 		return n
 	case reflect.Map:
-		if v.IsNil() {
-			return 0
-		}
-		// An empty map is its header; up to 8 entries one group of 8
-		// slots; more, tables at least 7/16 full.
 		slot := int64(v.Type().Key().Size() + v.Type().Elem().Size() + 1)
-		n := int64(2 * 64)
-		if k := int64(v.Len()); k > 8 {
-			n = 2 * (128 + (3*k+8)*slot)
-		} else if k > 0 {
-			n = 2 * (64 + 8*slot + 8)
-		}
+		n := mapHeld(v.Len(), v.IsNil(), slot)
 		for it := v.MapRange(); it.Next(); {
 			n += heldBy(it.Key()) + heldBy(it.Value())
 		}
 		return n
 	}
 	return 0
+}
+
+// heldByAny is heldBy of an any holding v, without reflection for what
+// decoding into any makes (maps, slices, strings, numbers, booleans): the
+// same figure, at a fraction of the cost (TestHeldByAnyIsHeldBy).
+func heldByAny(v any) int64 {
+	const iface = 16 // an any's size, as an element, key or value
+	switch x := v.(type) {
+	case nil:
+		return 0
+	case string:
+		return 2*iface + 16 + heldByString(x)
+	case float64:
+		return 2*8 + 16
+	case bool:
+		return 2*1 + 16
+	case []any:
+		if x == nil {
+			return 2*24 + 16
+		}
+		n := int64(2*24+16) + 2*int64(cap(x))*iface + 16
+		for _, e := range x {
+			n += heldByAny(e)
+		}
+		return n
+	case map[string]any:
+		n := int64(2*8+16) + mapHeld(len(x), x == nil, 16+iface+1)
+		for k, e := range x {
+			n += heldByString(k) + heldByAny(e)
+		}
+		return n
+	}
+	return heldByOther(v)
+}
+
+// heldByOther is heldByAny's reflective case, apart so that v is moved to
+// the heap only there.
+func heldByOther(v any) int64 { return heldBy(reflect.ValueOf(&v).Elem()) }
+
+func heldByString(s string) int64 {
+	if n := int64(len(s)); n > 0 {
+		return max(16, 2*n)
+	}
+	return 0
+}
+
+// mapHeld is what a map of k entries of slot bytes each holds itself: its
+// header when empty, one group of 8 slots up to 8 entries, beyond that
+// tables at least 7/16 full.
+func mapHeld(k int, isNil bool, slot int64) int64 {
+	switch {
+	case isNil:
+		return 0
+	case k > 8:
+		return 2 * (128 + (3*int64(k)+8)*slot)
+	case k > 0:
+		return 2 * (64 + 8*slot + 8)
+	}
+	return 2 * 64
 }
 
 // decodeCost bounds what a JSON payload of n bytes, decoded into a new

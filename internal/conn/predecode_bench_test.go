@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/socketipc/socketipc/emitter"
+	"github.com/socketipc/socketipc/internal/benchmark/bench"
 	"github.com/socketipc/socketipc/internal/loop"
 	"github.com/socketipc/socketipc/internal/testkit/testsock"
 	"github.com/socketipc/socketipc/message"
@@ -98,4 +99,25 @@ func benchConnections(b *testing.B, conns int) {
 	for _, p := range peers {
 		p.Close()
 	}
+}
+
+// What charging an S4 order decoded into any costs: heldByAny against
+// heldBy's reflection.
+//
+//	go test -run '^$' -bench BenchmarkHeldByOrder ./internal/conn
+func BenchmarkHeldByOrder(b *testing.B) {
+	var v any
+	if err := message.JSON.Unmarshal(bench.AppendOrderJSON(nil, 5), &v); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("heldByAny", func(b *testing.B) {
+		for range b.N {
+			heldByAny(v)
+		}
+	})
+	b.Run("heldBy", func(b *testing.B) {
+		for range b.N {
+			heldBy(reflect.ValueOf(&v).Elem())
+		}
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/socketipc/socketipc/message"
+	"github.com/stretchr/testify/require"
 )
 
 func liveHeap() int64 {
@@ -111,5 +112,18 @@ func TestDecodeAheadSkipsUnboundedTypes(t *testing.T) {
 		if decodeCostOf(typ).ok {
 			t.Errorf("%v has a bound; want none", typ)
 		}
+	}
+}
+
+// heldByAny gives what heldBy gives for the values decoding into any makes.
+func TestHeldByAnyIsHeldBy(t *testing.T) {
+	for _, payload := range []string{
+		`null`, `true`, `1.5`, `""`, `"a"`, `"` + strings.Repeat("b", 40) + `"`, `[]`, `{}`,
+		`[1,"x",null,false,[],{}]`, `{"a":1,"b":{"c":[1,2,{"d":"e"}]},"":""}`,
+		`{` + strings.Repeat(`"k":1,`, 0) + `"1":1,"2":2,"3":3,"4":4,"5":5,"6":6,"7":7,"8":8,"9":9,"10":[10]}`,
+	} {
+		var v any
+		require.NoError(t, message.JSON.Unmarshal([]byte(payload), &v))
+		require.Equal(t, heldBy(reflect.ValueOf(&v).Elem()), heldByAny(v), payload)
 	}
 }
