@@ -13,6 +13,8 @@ import (
 
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nuid"
+
+	"github.com/socketipc/socketipc/internal/examplekit"
 )
 
 // runEast runs the NATS server (unless --nats names one), starts the host
@@ -58,14 +60,14 @@ func runEast(ctx context.Context, cfg config, out io.Writer) error {
 	west := exec.Command(exe, args...)
 	westDone := make(chan struct{})
 	var once sync.Once
-	relay := &lineWriter{fn: func(line string) {
+	relay := examplekit.NewLineWriter(func(line string) {
 		p.line(line)
 		if line == "west: my part is done" {
 			once.Do(func() { close(westDone) })
 		}
-	}}
+	})
 	west.Stdout = relay
-	west.Stderr = &lineWriter{fn: func(line string) { p.line("west ! " + line) }}
+	west.Stderr = examplekit.NewLineWriter(func(line string) { p.line("west ! " + line) })
 	west.WaitDelay = time.Second
 	westIn, err := west.StdinPipe()
 	if err != nil {
@@ -78,7 +80,7 @@ func runEast(ctx context.Context, cfg config, out io.Writer) error {
 	westExit := make(chan error, 1)
 	go func() {
 		err := west.Wait()
-		relay.flush()
+		relay.Flush()
 		westExit <- err
 	}()
 	exited := false

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/socketipc/socketipc/internal/examplekit"
 	"github.com/socketipc/socketipc/natsbridge"
 	"github.com/socketipc/socketipc/server"
 )
@@ -83,7 +84,7 @@ type pluginProc struct {
 	cmd    *exec.Cmd
 	stdin  io.Closer
 	exited chan struct{}
-	out    *lineWriter
+	out    *examplekit.LineWriter
 }
 
 // runHost runs one host through the script. After its part, it waits for
@@ -101,7 +102,7 @@ func runHostWait(ctx context.Context, cfg config, p *printer, wait func(context.
 	defer cancel()
 	h := &host{cfg: cfg, p: p, name: cfg.name, plugins: map[string]string{},
 		arrived: make(chan struct{}, 10), reports: make(chan report, 100)}
-	root, err := findRoot(cfg.root)
+	root, err := examplekit.FindRoot(cfg.root)
 	if err != nil {
 		return err
 	}
@@ -132,7 +133,7 @@ func runHostWait(ctx context.Context, cfg config, p *printer, wait func(context.
 	}
 	if cfg.noNode {
 		h.say("NOT starting the Node plugin (--no-node)")
-	} else if node, script, err := findNode(cfg.node, root); err != nil {
+	} else if node, script, err := examplekit.FindNode(cfg.node, root, "examples/federation/nodeplugin/plugin.js"); err != nil {
 		h.say("NOT starting the Node plugin: %v", err)
 		h.say("to run it, install Node.js 20 and run scripts/test, or `cd test/node && npm ci`; carrying on with the Go plugin only")
 	} else if err := h.startPlugin("node-plugin", node, script, "--socket", socket, "--name", "node-plugin", "--host", h.name); err != nil {
@@ -262,7 +263,7 @@ func (h *host) answerer(topic string) string {
 
 func (h *host) startPlugin(name, bin string, args ...string) error {
 	cmd := exec.Command(bin, args...)
-	w := &lineWriter{fn: func(line string) { h.p.line(h.name + "/" + name + " | " + line) }}
+	w := examplekit.NewLineWriter(func(line string) { h.p.line(h.name + "/" + name + " | " + line) })
 	cmd.Stdout, cmd.Stderr = w, w
 	cmd.WaitDelay = time.Second
 	stdin, err := cmd.StdinPipe()
@@ -275,7 +276,7 @@ func (h *host) startPlugin(name, bin string, args ...string) error {
 	pp := &pluginProc{name: name, cmd: cmd, stdin: stdin, exited: make(chan struct{}), out: w}
 	go func() {
 		err := cmd.Wait()
-		w.flush()
+		w.Flush()
 		status := "exit status 0"
 		if err != nil {
 			status = err.Error()
@@ -391,31 +392,6 @@ func (h *host) stopPlugins() {
 			}
 		}
 	}
-}
-
-// findNode returns the node binary and the Node plugin's script, or why
-// the Node plugin can't run.
-func findNode(node, root string) (bin, script string, err error) {
-	if node == "" {
-		node = os.Getenv("SOCKETIPC_NODE")
-	}
-	if node == "" {
-		node = "node"
-	}
-	bin, err = exec.LookPath(node)
-	if err != nil {
-		//lint:ignore ST1005 "Node.js" is a name; the host prints it after "NOT starting the Node plugin: "
-		return "", "", fmt.Errorf("Node.js (%s) is not installed: %w", node, err)
-	}
-	script = filepath.Join(root, "examples", "federation", "nodeplugin", "plugin.js")
-	if _, err := os.Stat(script); err != nil {
-		return "", "", err
-	}
-	pkg := filepath.Join(root, "test", "node", "node_modules", "@crussell52", "socket-ipc", "package.json")
-	if _, err := os.Stat(pkg); err != nil {
-		return "", "", fmt.Errorf("the Node package is not installed in test/node/node_modules (%w)", err)
-	}
-	return bin, script, nil
 }
 
 func short(clientID string) string {

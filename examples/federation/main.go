@@ -29,15 +29,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"runtime"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -108,67 +104,4 @@ func (p *printer) line(s string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	fmt.Fprintln(p.out, s)
-}
-
-// lineWriter hands what a child process writes to fn, line by line.
-type lineWriter struct {
-	mu   sync.Mutex
-	fn   func(string)
-	part []byte
-}
-
-func (w *lineWriter) Write(b []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.part = append(w.part, b...)
-	for {
-		i := strings.IndexByte(string(w.part), '\n')
-		if i < 0 {
-			return len(b), nil
-		}
-		w.fn(strings.TrimRight(string(w.part[:i]), "\r"))
-		w.part = w.part[i+1:]
-	}
-}
-
-func (w *lineWriter) flush() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if len(w.part) > 0 {
-		w.fn(string(w.part))
-		w.part = nil
-	}
-}
-
-// findRoot returns the socketipc repository: the given one, else the module
-// above the working directory, else the one this file was built from.
-func findRoot(given string) (string, error) {
-	isRoot := func(dir string) bool {
-		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		return err == nil && strings.HasPrefix(string(b), "module github.com/socketipc/socketipc\n")
-	}
-	if given != "" {
-		if !isRoot(given) {
-			return "", fmt.Errorf("--root %s: not the socketipc repository", given)
-		}
-		return given, nil
-	}
-	if dir, err := os.Getwd(); err == nil {
-		for {
-			if isRoot(dir) {
-				return dir, nil
-			}
-			parent := filepath.Dir(dir)
-			if parent == dir {
-				break
-			}
-			dir = parent
-		}
-	}
-	if _, file, _, ok := runtime.Caller(0); ok {
-		if dir := filepath.Join(filepath.Dir(file), "..", ".."); isRoot(dir) {
-			return filepath.Clean(dir), nil
-		}
-	}
-	return "", errors.New("cannot find the socketipc repository: run from inside it, or pass --root")
 }

@@ -49,13 +49,13 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/socketipc/socketipc/internal/examplekit"
 	"github.com/socketipc/socketipc/message"
 	"github.com/socketipc/socketipc/server"
 )
@@ -204,7 +204,7 @@ type host struct {
 
 func run(ctx context.Context, cfg config, out io.Writer) error {
 	p := &printer{out: out, start: time.Now()}
-	root, err := findRoot(cfg.root)
+	root, err := examplekit.FindRoot(cfg.root)
 	if err != nil {
 		return err
 	}
@@ -235,7 +235,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	var nodeBin, nodeScript string
 	if cfg.noNode {
 		p.say("host: the Node plugin is off (--no-node)")
-	} else if nodeBin, nodeScript, err = findNode(cfg.node, root); err != nil {
+	} else if nodeBin, nodeScript, err = examplekit.FindNode(cfg.node, root, "examples/pluginhost/nodeplugin/plugin.js"); err != nil {
 		p.say("host: NOT starting the Node plugin: %v", err)
 		p.say("host: to run it, install Node.js 20 and run scripts/test, or `cd test/node && npm ci`; carrying on with the Go plugin only")
 	}
@@ -516,7 +516,7 @@ func (h *host) startLocked(s *slot) error {
 	cmd := s.command()
 	gen := s.gen + 1
 	tag := fmt.Sprintf("%s #%d", s.name, gen)
-	w := &lineWriter{say: func(line string) { h.p.say("  %s | %s", tag, line) }}
+	w := examplekit.NewLineWriter(func(line string) { h.p.say("  %s | %s", tag, line) })
 	cmd.Stdout, cmd.Stderr = w, w
 	cmd.WaitDelay = time.Second // don't hang on output pipes held by a grandchild
 	// A process group of its own: a Ctrl-C in the terminal reaches the
@@ -539,10 +539,10 @@ func (h *host) startLocked(s *slot) error {
 
 // supervise waits for one process to exit and starts the next one, unless
 // the host is stopping or the plugin keeps dying before it says hello.
-func (h *host) supervise(s *slot, cmd *exec.Cmd, tag string, exited chan struct{}, w *lineWriter) {
+func (h *host) supervise(s *slot, cmd *exec.Cmd, tag string, exited chan struct{}, w *examplekit.LineWriter) {
 	defer h.waiters.Done()
 	err := cmd.Wait()
-	w.flush()
+	w.Flush()
 	close(exited)
 	status := "exit status 0"
 	if err != nil {
@@ -632,70 +632,6 @@ func (h *host) shutdown() {
 	h.p.say("host: done")
 }
 
-// lineWriter turns a plugin's output into lines for the printer.
-type lineWriter struct {
-	mu   sync.Mutex
-	say  func(string)
-	part []byte
-}
-
-func (w *lineWriter) Write(b []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.part = append(w.part, b...)
-	for {
-		i := strings.IndexByte(string(w.part), '\n')
-		if i < 0 {
-			break
-		}
-		w.say(strings.TrimRight(string(w.part[:i]), "\r"))
-		w.part = w.part[i+1:]
-	}
-	return len(b), nil
-}
-
-func (w *lineWriter) flush() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if len(w.part) > 0 {
-		w.say(string(w.part))
-		w.part = nil
-	}
-}
-
-// findRoot returns the socketipc repository: the given one, else the module
-// above the working directory, else the one this file was built from.
-func findRoot(given string) (string, error) {
-	isRoot := func(dir string) bool {
-		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		return err == nil && strings.HasPrefix(string(b), "module github.com/socketipc/socketipc\n")
-	}
-	if given != "" {
-		if !isRoot(given) {
-			return "", fmt.Errorf("--root %s: not the socketipc repository", given)
-		}
-		return given, nil
-	}
-	if dir, err := os.Getwd(); err == nil {
-		for {
-			if isRoot(dir) {
-				return dir, nil
-			}
-			parent := filepath.Dir(dir)
-			if parent == dir {
-				break
-			}
-			dir = parent
-		}
-	}
-	if _, file, _, ok := runtime.Caller(0); ok {
-		if dir := filepath.Join(filepath.Dir(file), "..", ".."); isRoot(dir) {
-			return filepath.Clean(dir), nil
-		}
-	}
-	return "", errors.New("cannot find the socketipc repository: run from inside it, or pass --root")
-}
-
 func buildGoPlugin(ctx context.Context, root, out string) error {
 	goCmd, err := exec.LookPath("go")
 	if err != nil {
@@ -707,31 +643,6 @@ func buildGoPlugin(ctx context.Context, root, out string) error {
 		return fmt.Errorf("building the Go plugin: %w\n%s", err, b)
 	}
 	return nil
-}
-
-// findNode returns the node binary and the Node plugin's script, or why
-// the Node plugin can't run.
-func findNode(node, root string) (bin, script string, err error) {
-	if node == "" {
-		node = os.Getenv("SOCKETIPC_NODE")
-	}
-	if node == "" {
-		node = "node"
-	}
-	bin, err = exec.LookPath(node)
-	if err != nil {
-		//lint:ignore ST1005 "Node.js" is a name; the host prints it after "NOT starting the Node plugin: "
-		return "", "", fmt.Errorf("Node.js (%s) is not installed: %w", node, err)
-	}
-	script = filepath.Join(root, "examples", "pluginhost", "nodeplugin", "plugin.js")
-	if _, err := os.Stat(script); err != nil {
-		return "", "", err
-	}
-	pkg := filepath.Join(root, "test", "node", "node_modules", "@crussell52", "socket-ipc", "package.json")
-	if _, err := os.Stat(pkg); err != nil {
-		return "", "", fmt.Errorf("the Node package is not installed in test/node/node_modules (%w)", err)
-	}
-	return bin, script, nil
 }
 
 func short(clientID string) string { return clientID[:8] }

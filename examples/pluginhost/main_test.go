@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/socketipc/socketipc/internal/examplekit"
 	"github.com/socketipc/socketipc/internal/testkit/leakcheck"
 	"github.com/socketipc/socketipc/internal/testkit/nodepeer"
 	"github.com/socketipc/socketipc/internal/testkit/testsock"
@@ -208,7 +209,7 @@ func TestPluginHostWithoutNode(t *testing.T) {
 	assertCleanedUp(t, cfg, text)
 }
 
-// Without the Node package installed, findNode says what is missing.
+// Without the Node package installed, examplekit.FindNode says what is missing.
 func TestFindNodeWithoutPackage(t *testing.T) {
 	if _, _, err := nodepeer.Available(); err != nil && os.Getenv("SOCKETIPC_SKIP_NODE") == "1" {
 		t.Skip("no node binary to find")
@@ -216,6 +217,6 @@ func TestFindNodeWithoutPackage(t *testing.T) {
 	root := t.TempDir()
 	require.NoError(t, os.MkdirAll(root+"/examples/pluginhost/nodeplugin", 0o755))
 	require.NoError(t, os.WriteFile(root+"/examples/pluginhost/nodeplugin/plugin.js", nil, 0o644))
-	_, _, err := findNode("", root)
+	_, _, err := examplekit.FindNode("", root, "examples/pluginhost/nodeplugin/plugin.js")
 	assert.ErrorContains(t, err, "the Node package is not installed in test/node/node_modules")
 }
