@@ -3,13 +3,11 @@ package conn
 import (
 	"errors"
 	"io"
-	"net"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/socketipc/socketipc/internal/loop"
-	"github.com/socketipc/socketipc/internal/testkit/testsock"
 	"github.com/socketipc/socketipc/message"
 )
 
@@ -54,22 +52,8 @@ func (d *drainWatch) after(seen int, timeout time.Duration) bool {
 // themselves on drain. Every refusal must be followed by a drain, whoever
 // finishes the last write: the writer goroutine or a sender writing inline.
 func TestDrainAfterEveryRefusal(t *testing.T) {
-	path := testsock.Path(t)
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	peer, err := net.Dial("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
+	nc, peer := unixPair(t)
 	go io.Copy(io.Discard, peer) // a fast reader
-	nc, err := ln.AcceptUnix()
-	if err != nil {
-		t.Fatal(err)
-	}
 
 	watch := &drainWatch{}
 	watch.cond = sync.NewCond(&watch.mu)
@@ -122,21 +106,7 @@ func TestDrainAfterEveryRefusal(t *testing.T) {
 // each unwritten byte once: what was queued plus what the writer could not
 // finish, never more than was accepted.
 func TestAbortCountsUnsentOnce(t *testing.T) {
-	path := testsock.Path(t)
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	peer, err := net.Dial("unix", path) // never reads: the writer blocks
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
-	nc, err := ln.AcceptUnix()
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc, _ := unixPair(t) // the client end never reads: the writer blocks
 	l := loop.New()
 	c := New(nc, Config{MaxQueueBytes: 64 << 20, Loop: l, OnMessages: func(*Conn, []Msg) {}})
 	c.Run()

@@ -1,12 +1,10 @@
 package conn
 
 import (
-	"net"
 	"testing"
 	"time"
 
 	"github.com/socketipc/socketipc/internal/loop"
-	"github.com/socketipc/socketipc/internal/testkit/testsock"
 	"github.com/socketipc/socketipc/message"
 )
 
@@ -14,21 +12,7 @@ import (
 // event "message.none": what we send for "" is "none" too, so a topic means
 // the same both ways.
 func TestEmptyTopicArrivesAsNone(t *testing.T) {
-	path := testsock.Path(t)
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	peer, err := net.Dial("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
-	nc, err := ln.AcceptUnix()
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc, peer := unixPair(t)
 
 	type got struct{ name, event, payload string }
 	arrived := make(chan got, 16)

@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"net"
 	"strings"
 	"testing"
 
 	"github.com/socketipc/socketipc/internal/loop"
-	"github.com/socketipc/socketipc/internal/testkit/testsock"
 	"github.com/socketipc/socketipc/message"
 )
 
@@ -18,21 +16,7 @@ import (
 // own (large), or around the caller's string without copying it (large
 // plain ASCII), with small frames queued before and after.
 func TestEncodeSendWritesWhatAppendFrameEncodes(t *testing.T) {
-	path := testsock.Path(t)
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	peer, err := net.Dial("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
-	nc, err := ln.AcceptUnix()
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc, peer := unixPair(t)
 	l := loop.New()
 	c := New(nc, Config{Loop: l, OnMessages: func(*Conn, []Msg) {}})
 	c.Run()

@@ -1,37 +1,11 @@
 package conn
 
 import (
-	"net"
 	"testing"
 	"time"
 
 	"github.com/socketipc/socketipc/internal/loop"
-	"github.com/socketipc/socketipc/internal/testkit/testsock"
 )
-
-// socketPair returns the accepted end of a fresh connection (not run: no
-// writer goroutine, so what is not written inline stays queued) and closes
-// both ends when the test ends.
-func socketPair(t *testing.T) *net.UnixConn {
-	t.Helper()
-	path := testsock.Path(t)
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	peer, err := net.Dial("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { peer.Close() })
-	nc, err := ln.AcceptUnix()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	return nc
-}
 
 func queuedFrames(c *Conn) bool {
 	c.mu.Lock()
@@ -46,7 +20,7 @@ func queuedFrames(c *Conn) bool {
 func TestInlineGateHoldsBackOnlyOtherConnections(t *testing.T) {
 	gate := new(InlineGate)
 	cfg := Config{Loop: loop.New(), Inline: gate, OnMessages: func(*Conn, []Msg) {}}
-	a, b := New(socketPair(t), cfg), New(socketPair(t), cfg)
+	a, b := New(acceptedEnd(t), cfg), New(acceptedEnd(t), cfg)
 	frame := []byte(`{"topic":"t"}` + "\x00\x00")
 
 	t0 := Now() + time.Second

@@ -7,7 +7,6 @@ import (
 	"os"
 	"testing"
 
-	"github.com/socketipc/socketipc/internal/testkit/testsock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -22,19 +21,4 @@ func TestReadPeerCredBothEnds(t *testing.T) {
 		require.NoError(t, err, name)
 		assert.Equal(t, me, got, name)
 	}
-}
-
-// unixPair connects a client to a listener on a fresh socket file.
-func unixPair(t *testing.T) (server, client *net.UnixConn) {
-	t.Helper()
-	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: testsock.Path(t), Net: "unix"})
-	require.NoError(t, err)
-	defer l.Close()
-	client, err = net.DialUnix("unix", nil, l.Addr().(*net.UnixAddr))
-	require.NoError(t, err)
-	t.Cleanup(func() { client.Close() })
-	server, err = l.AcceptUnix()
-	require.NoError(t, err)
-	t.Cleanup(func() { server.Close() })
-	return server, client
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"net"
 	"reflect"
 	"runtime"
 	"strings"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/socketipc/socketipc/emitter"
 	"github.com/socketipc/socketipc/internal/loop"
-	"github.com/socketipc/socketipc/internal/testkit/testsock"
 	"github.com/socketipc/socketipc/message"
 )
 
@@ -39,21 +37,7 @@ type aheadOther struct {
 // a mismatched payload skipping only its listener with an error, and
 // listeners changed after the read getting values of their own type.
 func TestDecodeAheadKeepsEmitterSemantics(t *testing.T) {
-	path := testsock.Path(t)
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	peer, err := net.Dial("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
-	nc, err := ln.AcceptUnix()
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc, peer := unixPair(t)
 
 	em := emitter.New(emitter.Options{})
 	var (
@@ -182,21 +166,7 @@ func TestDecodeAheadKeepsEmitterSemantics(t *testing.T) {
 // A listener taking any gets its payloads decoded ahead too (a *Msg is
 // assignable to any, but an any listener gets PayloadValue, not the *Msg).
 func TestDecodeAheadIntoAny(t *testing.T) {
-	path := testsock.Path(t)
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	peer, err := net.Dial("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
-	nc, err := ln.AcceptUnix()
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc, peer := unixPair(t)
 	const n = 200
 	em := emitter.New(emitter.Options{})
 	var (
