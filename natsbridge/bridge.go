@@ -461,7 +461,10 @@ func (b *Bridge) subscribeClients() {
 	}
 	b.wantMu.Unlock()
 	for _, id := range remove {
-		_ = b.clientSubs[id].Unsubscribe()
+		// Drain, not Unsubscribe: a request NATS routed here before the
+		// server saw the interest go is still answered (unknown client),
+		// instead of dropped and left to its asker's deadline.
+		_ = b.clientSubs[id].Drain()
 		delete(b.clientSubs, id)
 	}
 	for _, id := range add {
