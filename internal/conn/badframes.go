@@ -73,7 +73,7 @@ func BadRun(msgs []Msg, i, before int) (int, error) {
 		return 1, msgs[i].Err
 	}
 	j := i + 1
-	for j < len(msgs) && msgs[j].Err != nil {
+	for j < len(msgs) && !msgs[j].Check(nil) {
 		j++
 	}
 	if j-i == 1 {

@@ -100,6 +100,10 @@ func (cfg *Config) SetDefaults() {
 type origin struct {
 	transcoder message.Transcoder
 	clientID   string
+	stats      *connStats
+	// checked holds the value Msg.Check decoded for the message being
+	// delivered (one at a time) until its listener takes it.
+	checked preSlot
 }
 
 // Conn is one live connection. Its exported methods are safe for concurrent use.
@@ -167,6 +171,7 @@ func New(nc *net.UnixConn, cfg Config) *Conn {
 		closingCh:  make(chan struct{}),
 		done:       make(chan struct{}),
 	}
+	c.origin.stats = &c.stats
 	c.budgetWait.granted = make(chan struct{}, 1)
 	c.writeIdle.L = &c.mu
 	c.cred, c.credErr = peerCred(nc)

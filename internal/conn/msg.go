@@ -24,7 +24,10 @@ type Msg struct {
 	value    any
 	valueErr error
 	decoded  bool
-	pre      *preSlot // set when the reader may decode the payload ahead
+	// unchecked: the reader cut Payload by position (quickSplit) and
+	// Check has not confirmed the frame yet.
+	unchecked bool
+	pre       *preSlot // set when the reader may decode the payload ahead
 }
 
 var (
@@ -157,6 +160,9 @@ type Topic struct {
 	// DecodeHint is for Config.DecodeType alone (so for the reader
 	// alone): it may keep its answer for the topic here.
 	DecodeHint DecodeHint
+	// CheckHint is the same for the one delivering messages (Msg.Check's
+	// decodeType), which may run while the reader runs.
+	CheckHint DecodeHint
 }
 
 // DecodeHint is a Config.DecodeType answer kept with its topic: Type, as
@@ -184,6 +190,24 @@ const (
 // ("message." + Name) and the structures around them.
 func topicCost(n int) int { return 2*n + len("message.") + topicOverhead }
 
+// topicBytes is the topic a frame's topic b stands for. A Node peer sends
+// "" as is (its docs promise "none", as we send): so that a topic means
+// the same both ways, and an empty-topic message has an event one can
+// listen to, "" stands for "none".
+func topicBytes(b []byte) []byte {
+	if len(b) == 0 {
+		return noneTopic
+	}
+	return b
+}
+
+// topicName is topicBytes as a string.
+func topicName(b []byte) string { return string(topicBytes(b)) }
+
+func newTopic(name string) *Topic {
+	return &Topic{Name: name, Boxed: name, Event: "message." + name}
+}
+
 type topicCache struct {
 	byName map[string]*Topic
 	bytes  int    // topicCost of every topic in byName
@@ -193,12 +217,7 @@ type topicCache struct {
 // intern returns the Topic for b ("none" for an empty b) and whether it is a fresh one that the
 // cache does not keep (so the message holding it must account for it).
 func (tc *topicCache) intern(b []byte) (t *Topic, uncached bool) {
-	if len(b) == 0 {
-		// A Node peer sends "" as is (its docs promise "none", as we
-		// send): so that a topic means the same both ways, and an
-		// empty-topic message has an event one can listen to.
-		b = noneTopic
-	}
+	b = topicBytes(b)
 	if tc.last != nil && tc.last.Name == string(b) {
 		return tc.last, false
 	}
@@ -208,7 +227,7 @@ func (tc *topicCache) intern(b []byte) (t *Topic, uncached bool) {
 		return t, false
 	}
 	name := string(b)
-	t = &Topic{Name: name, Boxed: name, Event: "message." + name}
+	t = newTopic(name)
 	cost := topicCost(len(name))
 	if len(name) > maxInternedTopicLen || tc.bytes+cost > TopicCacheBytes || len(tc.byName) >= maxInternedTopics {
 		return t, true

@@ -28,10 +28,11 @@ func (t *Traffic) add(o Traffic) {
 
 // connStats are one connection's counters. Each side counts with no lock
 // or contention of its own: the reader adds once per read's batch to
-// atomics only it writes; the senders count under the mutex enqueue takes
+// atomics (delivery corrects them for a frame it finds malformed, which
+// the reader did not check: Msg.Check); the senders count under the mutex enqueue takes
 // anyway. Readers of the counters (Tally) are rare.
 type connStats struct {
-	msgsIn, bytesIn, badIn atomic.Uint64 // written by the reader only
+	msgsIn, bytesIn, badIn atomic.Uint64 // written by the reader, and by Msg.Check
 
 	// guarded by Conn.mu
 	msgsOut, bytesOut, queueFull uint64
@@ -45,6 +46,13 @@ func (s *connStats) received(msgs, bad, n int) {
 	if bad > 0 {
 		s.badIn.Add(uint64(bad))
 	}
+}
+
+// foundMalformed moves a frame that the reader counted as a message to the
+// malformed ones, when delivery finds it was (see Msg.Check).
+func (s *connStats) foundMalformed() {
+	s.msgsIn.Add(^uint64(0))
+	s.badIn.Add(1)
 }
 
 // sentLocked counts a frame the queue took; Conn.mu is held.

@@ -327,7 +327,7 @@ func (e *Endpoint) deliver(c *conn.Conn, guard *conn.FrameGuard, msgs []conn.Msg
 	run := 0 // malformed frames just before msgs[i]
 	for i := 0; i < len(msgs) && !guard.Rejected(); i++ {
 		m := &msgs[i]
-		if m.Err != nil {
+		if !m.Check(e.checkType) {
 			n, err := conn.BadRun(msgs, i, run)
 			run += n
 			e.emitError(err)
@@ -374,6 +374,18 @@ func (e *Endpoint) decodeType(t *conn.Topic) reflect.Type {
 	}
 	ty := e.lookUpDecodeType(t)
 	t.DecodeHint = conn.DecodeHint{Gen: g, Type: ty}
+	return ty
+}
+
+// checkType is decodeType for the one delivering messages, which may run
+// while the reader does: it keeps its answer in the topic's CheckHint.
+func (e *Endpoint) checkType(t *conn.Topic) reflect.Type {
+	g := emitter.Generation(e.em) + 1
+	if t.CheckHint.Gen == g {
+		return t.CheckHint.Type
+	}
+	ty := e.lookUpDecodeType(t)
+	t.CheckHint = conn.DecodeHint{Gen: g, Type: ty}
 	return ty
 }
 
