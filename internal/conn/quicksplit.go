@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+
+	"github.com/socketipc/socketipc/message"
 )
 
 // Checking a payload once. The JSON transcoder's SplitEnvelope checks the
@@ -13,8 +15,9 @@ import (
 // receiving side's work. Decoding already refuses what is not JSON (the
 // fast decoder succeeds only on valid text and encoding/json checks the
 // whole text before decoding), so for the frames the library and the Node
-// package write, the reader cuts the payload out by its position alone
-// (quickSplit) and the message is checked on delivery, before any of its
+// package write, when a listener will decode the payload, the reader cuts
+// the payload out by its position alone (cutQuickly) and the message is
+// checked on delivery, before any of its
 // listeners runs (Msg.Check): by decoding the payload for its first
 // decoding listener, who then gets that value, or, when no listener
 // decodes it, by SplitEnvelope as before. What is delivered, and which
@@ -57,6 +60,30 @@ func quickSplit(frame []byte) (topic, payload []byte, ok bool) {
 		return nil, nil, false
 	}
 	return topic, payload, true
+}
+
+// cutQuickly cuts m.Frame with quickSplit when a listener will decode its
+// payload, and so check it (Msg.Check), and returns what a topic made for
+// m alone costs. Otherwise (ok false) SplitEnvelope checks the frame here:
+// in the reader, which runs in parallel with the loop and with other
+// connections' readers, rather than on the loop.
+func (c *Conn) cutQuickly(m *Msg) (extra int, ok bool) {
+	if c.cfg.Transcoder != message.JSON || c.cfg.DecodeType == nil {
+		return 0, false
+	}
+	topic, payload, ok := quickSplit(m.Frame)
+	if !ok {
+		return 0, false
+	}
+	t, uncached := c.topics.intern(topic)
+	if dt := c.cfg.DecodeType(t); dt == nil || dt != anyType && msgType.AssignableTo(dt) {
+		return 0, false
+	}
+	m.Topic, m.Payload, m.unchecked = t, payload, true
+	if uncached {
+		extra = topicCost(len(topic))
+	}
+	return extra, true
 }
 
 func isSpace(b byte) bool { return b == ' ' || b == '\t' || b == '\n' || b == '\r' }

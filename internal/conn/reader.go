@@ -136,16 +136,11 @@ func (c *Conn) handOver(frames [][]byte, fr *message.FrameReader) {
 			f = arena[start:len(arena):len(arena)]
 		}
 		m.Frame = f
-		topic, payload, quick := []byte(nil), []byte(nil), false
-		if c.cfg.Transcoder == message.JSON {
-			topic, payload, quick = quickSplit(f)
+		if n, ok := c.cutQuickly(m); ok {
+			extra += n
+			continue
 		}
-		var err error
-		if quick {
-			m.unchecked = true
-		} else {
-			topic, payload, err = c.cfg.Transcoder.SplitEnvelope(f)
-		}
+		topic, payload, err := c.cfg.Transcoder.SplitEnvelope(f)
 		if err != nil {
 			m.Err = m.decodeError(err)
 			bad++
