@@ -15,7 +15,8 @@ import (
 )
 
 type checkedPoint struct {
-	A int `json:"a"`
+	A int    `json:"a"`
+	B string `json:"b"`
 }
 
 // Frames in the layout writers use are cut without reading the payload and
@@ -32,7 +33,8 @@ func TestPayloadCheckedOnDelivery(t *testing.T) {
 		`{"topic":"o","message":1,"topic":"p"}`,             // valid: the last topic counts
 		`{"topic":"o","message":{"a":2},"x":[1]}`,           // valid: another member after
 		`{"topic":"o","message":{"a":2},"message":{"a":3}}`, // valid: the last message counts
-		`{"topic":"o","message":{"a":4}}`,
+		`{"topic":"o","message":{"a":3,"b":"y"}}`,
+		`{"topic":"o","message":{"a":4}}`, // b is "" again: nothing left from the one before
 	}
 	for range 12 { // a run: 10 errors, then one for the other 2
 		frames = append(frames, `{"topic":"o","message":[}`)
@@ -60,10 +62,10 @@ func TestPayloadCheckedOnDelivery(t *testing.T) {
 			srv.On("message.o", func(v any) { log.Add("o", v) })
 		},
 		"struct": func(srv *server.Server, log *eventlog.Log) {
-			srv.On("message.o", func(v checkedPoint) { log.Add("o", v.A) })
+			srv.On("message.o", func(v checkedPoint) { log.Add("o", v) })
 		},
 		"OnMessage": func(srv *server.Server, log *eventlog.Log) {
-			server.OnMessage(srv, "o", func(v checkedPoint, _ string) { log.Add("o", v.A) })
+			server.OnMessage(srv, "o", func(v checkedPoint, _ string) { log.Add("o", v) })
 		},
 		"raw": func(srv *server.Server, log *eventlog.Log) {
 			srv.On("message.o", func(v json.RawMessage) { log.Add("o", string(v)) })
@@ -125,7 +127,7 @@ func TestPayloadCheckedOnDelivery(t *testing.T) {
 				case "struct", "OnMessage":
 					var v checkedPoint
 					require.NoError(t, json.Unmarshal([]byte(w.payload), &v))
-					expect = append(expect, v.A)
+					expect = append(expect, v)
 				case "raw":
 					expect = append(expect, w.payload)
 				case "none":

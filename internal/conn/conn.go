@@ -104,6 +104,11 @@ type origin struct {
 	// checked holds the value Msg.Check decoded for the message being
 	// delivered (one at a time) until its listener takes it.
 	checked preSlot
+	// scratch is what Check decodes into for checked: one value, of the
+	// last type it decoded, zeroed once its message is delivered, so
+	// that checking allocates nothing for the value itself (listeners
+	// take a copy of it).
+	scratch reflect.Value
 }
 
 // Conn is one live connection. Its exported methods are safe for concurrent use.

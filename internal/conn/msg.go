@@ -67,6 +67,11 @@ func (m *Msg) PayloadValue() (any, error) {
 func (m *Msg) Delivered() {
 	m.value, m.valueErr, m.decoded = nil, nil, false
 	if s := m.pre; s != nil {
+		if s == &m.from.checked && s.typ != nil {
+			// Check's scratch value: listeners took copies of it.
+			m.from.scratch.Elem().SetZero()
+			s.typ = nil
+		}
 		s.val, s.err = nil, nil
 	}
 }

@@ -123,12 +123,19 @@ func (m *Msg) Check(decodeType func(*Topic) reflect.Type) bool {
 			return true
 		}
 	} else if t != nil && !msgType.AssignableTo(t) {
-		ptr := reflect.New(t)
-		if err := m.from.transcoder.Unmarshal(m.Payload, ptr.Interface()); !isSyntaxError(err) {
-			if err == nil {
-				m.pre = &m.from.checked
-				*m.pre = preSlot{typ: t, val: ptr.Interface()}
-			}
+		o := m.from
+		if !o.scratch.IsValid() || o.scratch.Type().Elem() != t {
+			o.scratch = reflect.New(t)
+		}
+		ptr := o.scratch.Interface()
+		err := o.transcoder.Unmarshal(m.Payload, ptr)
+		if err == nil {
+			o.checked = preSlot{typ: t, val: ptr}
+			m.pre = &o.checked
+			return true
+		}
+		o.scratch.Elem().SetZero() // decoding needs a zero value, and may have left part of one
+		if !isSyntaxError(err) {
 			return true
 		}
 	}
