@@ -48,7 +48,9 @@ type decodeState struct {
 	members     []member
 	membersHigh int // the most members held at once: what to clear after
 	floats      []float64
+	floatRoom   int // how many numbers share's allocation has room for
 	strs        []string
+	boxed       bool // takeBoxes was called
 
 	// The same for arrays: the elements being decoded (a stack, so each
 	// []any is made at its final length), the chunk their backing arrays
@@ -283,7 +285,7 @@ func fastUnmarshalAny(payload []byte) (any, bool) {
 		return nil, false
 	}
 	sc := scratchPool.Get().(*scratch)
-	d := decodeState{b: payload, members: sc.members[:0], elems: sc.elems[:0]}
+	d := decodeState{b: payload, members: sc.members[:0], elems: sc.elems[:0], floatRoom: boxChunk}
 	v, end := d.anyValue(i)
 	// Drop the references: the scratch outlives the result.
 	clear(d.members[:d.membersHigh])
@@ -338,6 +340,13 @@ func (d *decodeState) null(i int) bool {
 
 // str decodes the JSON string whose quotes are at d.b[i] and d.b[end-1].
 func (d *decodeState) str(i, end int, flags uint8) string {
+	if flags == 0 && d.src != "" {
+		return d.src[i+1 : end-1]
+	}
+	return d.strSlow(i, end, flags)
+}
+
+func (d *decodeState) strSlow(i, end int, flags uint8) string {
 	content := d.b[i+1 : end-1]
 	if flags&strEscape != 0 || flags&strHigh != 0 && !utf8.Valid(content) {
 		return string(unquote(d.b[i:end]))
@@ -346,9 +355,24 @@ func (d *decodeState) str(i, end int, flags uint8) string {
 		return string(content)
 	}
 	if d.src == "" {
-		d.src = string(d.b)
+		d.share()
 	}
 	return d.src[i+1 : end-1]
+}
+
+// share makes d.src, the copy of a payload of at most maxSharedSource
+// bytes that its decoded strings share. Decoding into any also takes the
+// first chunk of boxed numbers from the same allocation, after the text:
+// both hold no pointers.
+func (d *decodeState) share() {
+	n := len(d.b)
+	text := (n + 7) &^ 7 // the numbers after it are aligned
+	buf := make([]byte, text+8*d.floatRoom)
+	copy(buf, d.b)
+	d.src = unsafe.String(&buf[0], n)
+	if d.floatRoom > 0 && cap(d.floats) == 0 {
+		d.floats = unsafe.Slice((*float64)(unsafe.Pointer(&buf[text])), d.floatRoom)[:0]
+	}
 }
 
 func decString(_ *typeDec, d *decodeState, i int, p unsafe.Pointer) int {
@@ -899,20 +923,72 @@ func (d *decodeState) anyValue(i int) (any, int) {
 			return nil, i + 4
 		}
 	default:
-		end := scanNumber(b, i)
+		f, end := d.float(i)
 		if end < 0 {
 			return nil, -1
-		}
-		f, ok := parseShortFloat(b[i:end])
-		if !ok {
-			var err error
-			if f, err = strconv.ParseFloat(bytesString(b[i:end]), 64); err != nil {
-				return nil, -1
-			}
 		}
 		return d.boxFloat(f), end
 	}
 	return nil, -1
+}
+
+// float decodes the JSON number at d.b[i] as a float64, as
+// strconv.ParseFloat does, and returns the index just after it (-1 if
+// there is no number); d.b[i] exists. A number of at most 15 digits without an exponent
+// is parsed as it is scanned (parseShortFloat's reasoning); any other is
+// scanned again and left to strconv.
+func (d *decodeState) float(i int) (float64, int) {
+	b := d.b
+	j := i
+	neg := b[j] == '-'
+	if neg {
+		j++
+	}
+	start := j // of the digits
+	var mant uint64
+	if j < len(b) && b[j] == '0' {
+		j++
+	} else {
+		for j < len(b) && isDigit(b[j]) {
+			mant = mant*10 + uint64(b[j]-'0')
+			j++
+		}
+		if j == start {
+			return 0, -1
+		}
+	}
+	digits, frac := j-start, 0
+	if j < len(b) && b[j] == '.' {
+		j++
+		k := j
+		for j < len(b) && isDigit(b[j]) {
+			mant = mant*10 + uint64(b[j]-'0')
+			j++
+		}
+		if frac = j - k; frac == 0 {
+			return 0, -1
+		}
+		digits += frac
+	}
+	if digits > 15 || j < len(b) && (b[j] == 'e' || b[j] == 'E') {
+		end := scanNumber(b, i)
+		if end < 0 {
+			return 0, -1
+		}
+		f, err := strconv.ParseFloat(bytesString(b[i:end]), 64)
+		if err != nil {
+			return 0, -1
+		}
+		return f, end
+	}
+	f := float64(mant)
+	if frac > 0 {
+		f /= exactPow10[frac]
+	}
+	if neg {
+		f = -f
+	}
+	return f, j
 }
 
 // eface is the layout of an empty interface value.
@@ -934,7 +1010,12 @@ const boxChunk = 8
 // (which are never written again once boxed).
 func (d *decodeState) boxFloat(f float64) any {
 	if len(d.floats) == cap(d.floats) {
-		d.floats = make([]float64, 0, boxChunk)
+		if d.src == "" && len(d.b) <= maxSharedSource {
+			d.share()
+		}
+		if len(d.floats) == cap(d.floats) {
+			d.floats = make([]float64, 0, boxChunk)
+		}
 	}
 	d.floats = append(d.floats, f)
 	var v any
@@ -949,9 +1030,14 @@ func (d *decodeState) boxString(s string) any {
 		return ""
 	}
 	if len(d.strs) == cap(d.strs) {
-		// Objects hold more strings than numbers (their values, not
-		// their names): a larger payload gets larger chunks.
-		d.strs = make([]string, 0, boxChunk+boxChunk*min(len(d.b)/256, 1))
+		if !d.boxed {
+			d.takeBoxes()
+		}
+		if len(d.strs) == cap(d.strs) {
+			// Objects hold more strings than numbers (their values, not
+			// their names): a larger payload gets larger chunks.
+			d.strs = make([]string, 0, boxChunk+boxChunk*min(len(d.b)/256, 1))
+		}
 	}
 	d.strs = append(d.strs, s)
 	var v any
@@ -972,17 +1058,51 @@ func (d *decodeState) backingOf(n int) []any {
 		return make([]any, n)
 	}
 	if cap(d.backing)-len(d.backing) < n {
-		d.backing = make([]any, 0, boxChunk)
+		if !d.boxed {
+			d.takeBoxes()
+		}
+		if cap(d.backing)-len(d.backing) < n {
+			d.backing = make([]any, 0, boxChunk)
+		}
 	}
 	k := len(d.backing)
 	d.backing = d.backing[:k+n]
 	return d.backing[k : k+n : k+n]
 }
 
+// takeBoxes makes the first chunks of boxed strings, array elements and
+// slice headers of a payload of 256 bytes or more in one allocation (the
+// sizes the chunks would have on their own): such payloads usually need
+// all three.
+func (d *decodeState) takeBoxes() {
+	d.boxed = true
+	switch {
+	case len(d.b) >= 1024:
+		bx := new(struct {
+			strs   [2 * boxChunk]string
+			elems  [boxChunk]any
+			slices [boxChunk][]any
+		})
+		d.strs, d.backing, d.slices = bx.strs[:0], bx.elems[:0], bx.slices[:0]
+	case len(d.b) >= 256:
+		bx := new(struct {
+			strs   [2 * boxChunk]string
+			elems  [boxChunk]any
+			slices [boxChunk / 4][]any
+		})
+		d.strs, d.backing, d.slices = bx.strs[:0], bx.elems[:0], bx.slices[:0]
+	}
+}
+
 // boxSlice is boxFloat for the []any of decoded arrays.
 func (d *decodeState) boxSlice(a []any) any {
 	if len(d.slices) == cap(d.slices) {
-		d.slices = make([][]any, 0, boxChunk/4*(1+3*min(len(d.b)/1024, 1)))
+		if !d.boxed {
+			d.takeBoxes()
+		}
+		if len(d.slices) == cap(d.slices) {
+			d.slices = make([][]any, 0, boxChunk/4*(1+3*min(len(d.b)/1024, 1)))
+		}
 	}
 	d.slices = append(d.slices, a)
 	var v any

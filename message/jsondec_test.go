@@ -480,3 +480,51 @@ func TestParseShortFloatMatchesStrconv(t *testing.T) {
 		t.Error("parseShortFloat took 16 digits")
 	}
 }
+
+// TestFloatMatchesScanNumberAndStrconv: the number decoder of decoding into
+// any ends where scanNumber ends and gives strconv.ParseFloat's value bit
+// for bit (on short numbers it parses itself and on the rest it leaves to
+// strconv), and fails where either fails.
+func TestFloatMatchesScanNumberAndStrconv(t *testing.T) {
+	check := func(s string) {
+		t.Helper()
+		d := decodeState{b: []byte(s)}
+		got, end := d.float(0)
+		scanned := scanNumber(d.b, 0)
+		if scanned < 0 {
+			if end >= 0 {
+				t.Fatalf("float(%q) ends at %d, scanNumber finds no number", s, end)
+			}
+			return
+		}
+		want, err := strconv.ParseFloat(s[:scanned], 64)
+		if err != nil { // out of range: left to encoding/json
+			if end >= 0 {
+				t.Fatalf("float(%q) = %v, strconv: %v", s, got, err)
+			}
+			return
+		}
+		if end != scanned || math.Float64bits(got) != math.Float64bits(want) {
+			t.Fatalf("float(%q) = %v (%x), strconv gives %v (%x), %v", s, got, math.Float64bits(got), want, math.Float64bits(want), err)
+		}
+	}
+	for _, s := range []string{"0", "-0", "-0.0", "0.1", "1.005", "19.99", "123456789012345", "-123456789012345",
+		"1234567890123456", "9007199254740993", "0.000000000000001", "1.23456789012345", "1e5", "1E-3", "-2.5e+10",
+		"01", "-01", "00.5", "-", "1.", "-.5", ".5", "1.e3", "1e", "1e+", "12,", "3.25]", "7}", "0x10", "1.5.5",
+		"99999999999999999999999", "1e400", "-1e400", "123456789012345678901234567890.5", "-x", "+1", "1.5e3e3"} {
+		check(s)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	const alphabet = "0123456789.-eE+"
+	for range 200000 {
+		b := make([]byte, 1+rng.IntN(20))
+		for k := range b {
+			if rng.IntN(3) == 0 {
+				b[k] = alphabet[rng.IntN(len(alphabet))]
+			} else {
+				b[k] = byte('0' + rng.IntN(10))
+			}
+		}
+		check(string(b))
+	}
+}
