@@ -41,7 +41,8 @@ type decodeState struct {
 	src   string // b as a string, made when the first string is decoded
 	depth int    // containers open around the current value
 
-	// For decoding into any: the members of the objects being decoded (a
+	// For decoding into any: the members of the objects being decoded
+	// beyond the first objectMembers of each, which object holds itself (a
 	// stack, so each map is made once at its final size), and chunks that
 	// hold the boxed numbers and strings, so that boxing them does not
 	// allocate each one on its own.
@@ -52,13 +53,16 @@ type decodeState struct {
 	strs        []string
 	boxed       bool // takeBoxes was called
 
-	// The same for arrays: the elements being decoded (a stack, so each
-	// []any is made at its final length), the chunk their backing arrays
-	// are cut from, and the chunk that boxes their slice headers.
+	// The same for arrays: the elements being decoded beyond the first
+	// arrayElems of each (a stack, so each []any is made at its final
+	// length), the chunk their backing arrays are cut from, and the chunk
+	// that boxes their slice headers.
 	elems     []any
 	elemsHigh int
 	backing   []any
 	slices    [][]any
+
+	sc *scratch // where members and elems came from, if taken
 }
 
 type member struct {
@@ -270,6 +274,7 @@ func fastUnmarshal(payload []byte, v any) (ok bool) {
 		return false
 	}
 	i = td.decode(td, &d, i, rv.UnsafePointer())
+	d.release()
 	if i < 0 || skipSpace(payload, i) != len(payload) {
 		rv.Elem().SetZero() // as it was: zero
 		return false
@@ -284,16 +289,9 @@ func fastUnmarshalAny(payload []byte) (any, bool) {
 	if i >= len(payload) {
 		return nil, false
 	}
-	sc := scratchPool.Get().(*scratch)
-	d := decodeState{b: payload, members: sc.members[:0], elems: sc.elems[:0], floatRoom: boxChunk}
+	d := decodeState{b: payload, floatRoom: boxChunk}
 	v, end := d.anyValue(i)
-	// Drop the references: the scratch outlives the result.
-	clear(d.members[:d.membersHigh])
-	clear(d.elems[:d.elemsHigh])
-	if cap(d.members) <= 1024 && cap(d.elems) <= 1024 {
-		sc.members, sc.elems = d.members[:0], d.elems[:0]
-		scratchPool.Put(sc)
-	}
+	d.release()
 	if end < 0 || skipSpace(payload, end) != len(payload) {
 		return nil, false
 	}
@@ -304,6 +302,43 @@ func fastUnmarshalAny(payload []byte) (any, bool) {
 type scratch struct {
 	members []member
 	elems   []any
+}
+
+// spillMember pushes a member of an object too large for object's own
+// array onto the members stack, taking the pooled scratch stacks first.
+func (d *decodeState) spillMember(m member) {
+	if d.sc == nil {
+		d.takeScratch()
+	}
+	d.members = append(d.members, m)
+}
+
+// spillElem is spillMember for array elements.
+func (d *decodeState) spillElem(v any) {
+	if d.sc == nil {
+		d.takeScratch()
+	}
+	d.elems = append(d.elems, v)
+}
+
+func (d *decodeState) takeScratch() {
+	d.sc = scratchPool.Get().(*scratch)
+	d.members, d.elems = d.sc.members[:0], d.sc.elems[:0]
+}
+
+// release returns the scratch stacks, if the decode took them.
+func (d *decodeState) release() {
+	if d.sc == nil {
+		return
+	}
+	// Drop the references: the scratch outlives the result.
+	clear(d.members[:d.membersHigh])
+	clear(d.elems[:d.elemsHigh])
+	if cap(d.members) <= 1024 && cap(d.elems) <= 1024 {
+		d.sc.members, d.sc.elems = d.members[:0], d.elems[:0]
+		scratchPool.Put(d.sc)
+	}
+	d.sc = nil
 }
 
 // scratchPool holds the scratch stacks of decodes into any.
@@ -883,33 +918,7 @@ func (d *decodeState) anyValue(i int) (any, int) {
 		}
 		return m, end
 	case '[':
-		if i = d.open(i); i < 0 {
-			return nil, -1
-		}
-		if b[i] == ']' {
-			d.depth--
-			return d.boxSlice(d.backingOf(0)), i + 1
-		}
-		base := len(d.elems)
-		for {
-			var v any
-			if v, i = d.anyValue(i); i < 0 {
-				return nil, -1
-			}
-			d.elems = append(d.elems, v)
-			var done bool
-			if i, done = d.next(i, ']'); done {
-				if i < 0 {
-					return nil, -1
-				}
-				es := d.elems[base:]
-				a := d.backingOf(len(es))
-				copy(a, es)
-				d.elemsHigh = max(d.elemsHigh, len(d.elems))
-				d.elems = d.elems[:base]
-				return d.boxSlice(a), i
-			}
-		}
+		return d.array(i)
 	case 't':
 		if len(b)-i >= 4 && string(b[i:i+4]) == "true" {
 			return true, i + 4
@@ -1111,6 +1120,56 @@ func (d *decodeState) boxSlice(a []any) any {
 	return v
 }
 
+// arrayElems and objectMembers are how many elements or members array and
+// object hold in an array of their own: on the stack, where writing them
+// needs no write barrier while the garbage collector runs, unlike the
+// scratch stacks they spill to.
+const (
+	arrayElems    = 8
+	objectMembers = 16
+)
+
+// array decodes the JSON array at d.b[i] into a new []any, boxed.
+func (d *decodeState) array(i int) (any, int) {
+	if i = d.open(i); i < 0 {
+		return nil, -1
+	}
+	if d.b[i] == ']' {
+		d.depth--
+		return d.boxSlice(d.backingOf(0)), i + 1
+	}
+	var own [arrayElems]any
+	n, base := 0, len(d.elems)
+	for {
+		var v any
+		if v, i = d.anyValue(i); i < 0 {
+			return nil, -1
+		}
+		if n < len(own) {
+			own[n] = v
+		} else {
+			d.spillElem(v)
+		}
+		n++
+		var done bool
+		if i, done = d.next(i, ']'); done {
+			if i < 0 {
+				return nil, -1
+			}
+			a := d.backingOf(n)
+			for k := range min(n, len(own)) {
+				a[k] = own[k]
+			}
+			if n > len(own) {
+				copy(a[len(own):], d.elems[base:])
+				d.elemsHigh = max(d.elemsHigh, len(d.elems))
+				d.elems = d.elems[:base]
+			}
+			return d.boxSlice(a), i
+		}
+	}
+}
+
 // object decodes the JSON object at d.b[i] into a new map[string]any.
 func (d *decodeState) object(i int) (map[string]any, int) {
 	if i = d.open(i); i < 0 {
@@ -1120,7 +1179,8 @@ func (d *decodeState) object(i int) (map[string]any, int) {
 		d.depth--
 		return make(map[string]any), i + 1
 	}
-	base := len(d.members)
+	var own [objectMembers]member
+	n, base := 0, len(d.members)
 	for {
 		name, vi := d.keyString(i)
 		if vi < 0 {
@@ -1130,19 +1190,29 @@ func (d *decodeState) object(i int) (map[string]any, int) {
 		if v, i = d.anyValue(vi); i < 0 {
 			return nil, -1
 		}
-		d.members = append(d.members, member{name, v})
+		if n < len(own) {
+			own[n] = member{name, v}
+		} else {
+			d.spillMember(member{name, v})
+		}
+		n++
 		var done bool
 		if i, done = d.next(i, '}'); done {
 			if i < 0 {
 				return nil, -1
 			}
-			ms := d.members[base:]
-			m := make(map[string]any, len(ms))
-			for _, mb := range ms {
-				m[mb.name] = mb.value // a repeated name: the last wins, as in encoding/json
+			// A repeated name: the last wins, as in encoding/json.
+			m := make(map[string]any, n)
+			for k := range min(n, len(own)) {
+				m[own[k].name] = own[k].value
 			}
-			d.membersHigh = max(d.membersHigh, len(d.members))
-			d.members = d.members[:base]
+			if n > len(own) {
+				for _, mb := range d.members[base:] {
+					m[mb.name] = mb.value
+				}
+				d.membersHigh = max(d.membersHigh, len(d.members))
+				d.members = d.members[:base]
+			}
 			return m, i
 		}
 	}
