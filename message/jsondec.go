@@ -686,12 +686,16 @@ func (d *decodeState) keyString(i int) (string, int) {
 	if end < 0 {
 		return "", -1
 	}
-	name := d.str(i, end, flags)
-	i = d.skip(end)
-	if i < 0 || d.b[i] != ':' {
-		return "", -1
+	return d.str(i, end, flags), d.colon(end)
+}
+
+// colon returns the index of a member's value, given the index just after
+// its name, or -1.
+func (d *decodeState) colon(i int) int {
+	if i = d.skip(i); i < 0 || d.b[i] != ':' {
+		return -1
 	}
-	return name, d.skip(i + 1)
+	return d.skip(i + 1)
 }
 
 func decStruct(td *typeDec, d *decodeState, i int, p unsafe.Pointer) int {
@@ -1018,19 +1022,23 @@ const boxChunk = 8
 // 8 bytes taken from a chunk shared with other numbers of this decode
 // (which are never written again once boxed).
 func (d *decodeState) boxFloat(f float64) any {
-	if len(d.floats) == cap(d.floats) {
-		if d.src == "" && len(d.b) <= maxSharedSource {
-			d.share()
-		}
-		if len(d.floats) == cap(d.floats) {
-			d.floats = make([]float64, 0, boxChunk)
-		}
+	n := len(d.floats)
+	if n == cap(d.floats) {
+		d.moreFloats()
+		n = 0
 	}
-	d.floats = append(d.floats, f)
-	var v any
-	e := (*eface)(unsafe.Pointer(&v))
-	e.typ, e.data = float64Type, unsafe.Pointer(&d.floats[len(d.floats)-1])
-	return v
+	d.floats = d.floats[:n+1]
+	d.floats[n] = f
+	return *(*any)(unsafe.Pointer(&eface{float64Type, unsafe.Pointer(&d.floats[n])}))
+}
+
+func (d *decodeState) moreFloats() {
+	if d.src == "" && len(d.b) <= maxSharedSource {
+		d.share()
+	}
+	if len(d.floats) == cap(d.floats) {
+		d.floats = make([]float64, 0, boxChunk)
+	}
 }
 
 // boxString is boxFloat for strings.
@@ -1038,21 +1046,25 @@ func (d *decodeState) boxString(s string) any {
 	if s == "" {
 		return ""
 	}
-	if len(d.strs) == cap(d.strs) {
-		if !d.boxed {
-			d.takeBoxes()
-		}
-		if len(d.strs) == cap(d.strs) {
-			// Objects hold more strings than numbers (their values, not
-			// their names): a larger payload gets larger chunks.
-			d.strs = make([]string, 0, boxChunk+boxChunk*min(len(d.b)/256, 1))
-		}
+	n := len(d.strs)
+	if n == cap(d.strs) {
+		d.moreStrs()
+		n = 0
 	}
-	d.strs = append(d.strs, s)
-	var v any
-	e := (*eface)(unsafe.Pointer(&v))
-	e.typ, e.data = stringType, unsafe.Pointer(&d.strs[len(d.strs)-1])
-	return v
+	d.strs = d.strs[:n+1]
+	d.strs[n] = s
+	return *(*any)(unsafe.Pointer(&eface{stringType, unsafe.Pointer(&d.strs[n])}))
+}
+
+func (d *decodeState) moreStrs() {
+	if !d.boxed {
+		d.takeBoxes()
+	}
+	if len(d.strs) == cap(d.strs) {
+		// Objects hold more strings than numbers (their values, not
+		// their names): a larger payload gets larger chunks.
+		d.strs = make([]string, 0, boxChunk+boxChunk*min(len(d.b)/256, 1))
+	}
 }
 
 // backingOf returns a new []any of length and capacity n (so that an
@@ -1105,19 +1117,23 @@ func (d *decodeState) takeBoxes() {
 
 // boxSlice is boxFloat for the []any of decoded arrays.
 func (d *decodeState) boxSlice(a []any) any {
-	if len(d.slices) == cap(d.slices) {
-		if !d.boxed {
-			d.takeBoxes()
-		}
-		if len(d.slices) == cap(d.slices) {
-			d.slices = make([][]any, 0, boxChunk/4*(1+3*min(len(d.b)/1024, 1)))
-		}
+	n := len(d.slices)
+	if n == cap(d.slices) {
+		d.moreSlices()
+		n = 0
 	}
-	d.slices = append(d.slices, a)
-	var v any
-	e := (*eface)(unsafe.Pointer(&v))
-	e.typ, e.data = sliceAnyType, unsafe.Pointer(&d.slices[len(d.slices)-1])
-	return v
+	d.slices = d.slices[:n+1]
+	d.slices[n] = a
+	return *(*any)(unsafe.Pointer(&eface{sliceAnyType, unsafe.Pointer(&d.slices[n])}))
+}
+
+func (d *decodeState) moreSlices() {
+	if !d.boxed {
+		d.takeBoxes()
+	}
+	if len(d.slices) == cap(d.slices) {
+		d.slices = make([][]any, 0, boxChunk/4*(1+3*min(len(d.b)/1024, 1)))
+	}
 }
 
 // arrayElems and objectMembers are how many elements or members array and
@@ -1134,7 +1150,8 @@ func (d *decodeState) array(i int) (any, int) {
 	if i = d.open(i); i < 0 {
 		return nil, -1
 	}
-	if d.b[i] == ']' {
+	b := d.b
+	if b[i] == ']' {
 		d.depth--
 		return d.boxSlice(d.backingOf(0)), i + 1
 	}
@@ -1151,22 +1168,33 @@ func (d *decodeState) array(i int) (any, int) {
 			d.spillElem(v)
 		}
 		n++
-		var done bool
-		if i, done = d.next(i, ']'); done {
+		// Compact JSON: a comma and the next element, or the end.
+		if i+1 < len(b) && b[i] == ',' && b[i+1] > ' ' {
+			i++
+			continue
+		}
+		if i < len(b) && b[i] == ']' {
+			d.depth--
+			i++
+		} else {
+			var done bool
+			if i, done = d.next(i, ']'); !done {
+				continue
+			}
 			if i < 0 {
 				return nil, -1
 			}
-			a := d.backingOf(n)
-			for k := range min(n, len(own)) {
-				a[k] = own[k]
-			}
-			if n > len(own) {
-				copy(a[len(own):], d.elems[base:])
-				d.elemsHigh = max(d.elemsHigh, len(d.elems))
-				d.elems = d.elems[:base]
-			}
-			return d.boxSlice(a), i
 		}
+		a := d.backingOf(n)
+		for k := range min(n, len(own)) {
+			a[k] = own[k]
+		}
+		if n > len(own) {
+			copy(a[len(own):], d.elems[base:])
+			d.elemsHigh = max(d.elemsHigh, len(d.elems))
+			d.elems = d.elems[:base]
+		}
+		return d.boxSlice(a), i
 	}
 }
 
@@ -1175,19 +1203,31 @@ func (d *decodeState) object(i int) (map[string]any, int) {
 	if i = d.open(i); i < 0 {
 		return nil, -1
 	}
-	if d.b[i] == '}' {
+	b := d.b
+	if b[i] == '}' {
 		d.depth--
 		return make(map[string]any), i + 1
 	}
 	var own [objectMembers]member
 	n, base := 0, len(d.members)
 	for {
-		name, vi := d.keyString(i)
-		if vi < 0 {
+		// The name (b[i] is the member's first byte); in compact JSON its
+		// value follows the colon.
+		if b[i] != '"' {
+			return nil, -1
+		}
+		end, flags := scanString(b, i)
+		if end < 0 {
+			return nil, -1
+		}
+		name := d.str(i, end, flags)
+		if end+1 < len(b) && b[end] == ':' && b[end+1] > ' ' {
+			i = end + 1
+		} else if i = d.colon(end); i < 0 {
 			return nil, -1
 		}
 		var v any
-		if v, i = d.anyValue(vi); i < 0 {
+		if v, i = d.anyValue(i); i < 0 {
 			return nil, -1
 		}
 		if n < len(own) {
@@ -1196,24 +1236,35 @@ func (d *decodeState) object(i int) (map[string]any, int) {
 			d.spillMember(member{name, v})
 		}
 		n++
-		var done bool
-		if i, done = d.next(i, '}'); done {
+		// Compact JSON: a comma and the next name, or the end.
+		if i+1 < len(b) && b[i] == ',' && b[i+1] == '"' {
+			i++
+			continue
+		}
+		if i < len(b) && b[i] == '}' {
+			d.depth--
+			i++
+		} else {
+			var done bool
+			if i, done = d.next(i, '}'); !done {
+				continue
+			}
 			if i < 0 {
 				return nil, -1
 			}
-			// A repeated name: the last wins, as in encoding/json.
-			m := make(map[string]any, n)
-			for k := range min(n, len(own)) {
-				m[own[k].name] = own[k].value
-			}
-			if n > len(own) {
-				for _, mb := range d.members[base:] {
-					m[mb.name] = mb.value
-				}
-				d.membersHigh = max(d.membersHigh, len(d.members))
-				d.members = d.members[:base]
-			}
-			return m, i
 		}
+		// A repeated name: the last wins, as in encoding/json.
+		m := make(map[string]any, n)
+		for k := range min(n, len(own)) {
+			m[own[k].name] = own[k].value
+		}
+		if n > len(own) {
+			for _, mb := range d.members[base:] {
+				m[mb.name] = mb.value
+			}
+			d.membersHigh = max(d.membersHigh, len(d.members))
+			d.members = d.members[:base]
+		}
+		return m, i
 	}
 }
