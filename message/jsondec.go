@@ -39,30 +39,35 @@ const maxSharedSource = 4 << 10
 type decodeState struct {
 	b     []byte
 	src   string // b as a string, made when the first string is decoded
-	depth int    // containers open around the current value
+	depth int32  // containers open around the current value
+
+	// Decoding into any: how many numbers share's allocation has room
+	// for, and whether takeBoxes was called (small fields together: the
+	// typed path's decodeState is on the heap).
+	floatRoom uint8
+	boxed     bool
 
 	// For decoding into any: the members of the objects being decoded
 	// beyond the first objectMembers of each, which object holds itself (a
 	// stack, so each map is made once at its final size), and chunks that
 	// hold the boxed numbers and strings, so that boxing them does not
 	// allocate each one on its own.
-	members     []member
-	membersHigh int // the most members held at once: what to clear after
-	floats      []float64
-	floatRoom   int // how many numbers share's allocation has room for
-	strs        []string
-	boxed       bool // takeBoxes was called
+	members []member
+	floats  []float64
+	strs    []string
 
 	// The same for arrays: the elements being decoded beyond the first
 	// arrayElems of each (a stack, so each []any is made at its final
 	// length), the chunk their backing arrays are cut from, and the chunk
 	// that boxes their slice headers.
-	elems     []any
-	elemsHigh int
-	backing   []any
-	slices    [][]any
+	elems   []any
+	backing []any
+	slices  [][]any
 
-	sc *scratch // where members and elems came from, if taken
+	// The most members and elements held at once (what to clear after),
+	// and where the stacks came from, if taken.
+	membersHigh, elemsHigh int32
+	sc                     *scratch
 }
 
 type member struct {
@@ -289,7 +294,10 @@ func fastUnmarshalAny(payload []byte) (any, bool) {
 	if i >= len(payload) {
 		return nil, false
 	}
-	d := decodeState{b: payload, floatRoom: boxChunk}
+	d := decodeState{b: payload}
+	if c := payload[i]; c == '{' || c == '[' {
+		d.floatRoom = boxChunk // numbers likely; a lone string or number needs no room
+	}
 	v, end := d.anyValue(i)
 	d.release()
 	if end < 0 || skipSpace(payload, end) != len(payload) {
@@ -402,11 +410,11 @@ func (d *decodeState) strSlow(i, end int, flags uint8) string {
 func (d *decodeState) share() {
 	n := len(d.b)
 	text := (n + 7) &^ 7 // the numbers after it are aligned
-	buf := make([]byte, text+8*d.floatRoom)
+	buf := make([]byte, text+8*int(d.floatRoom))
 	copy(buf, d.b)
 	d.src = unsafe.String(&buf[0], n)
 	if d.floatRoom > 0 && cap(d.floats) == 0 {
-		d.floats = unsafe.Slice((*float64)(unsafe.Pointer(&buf[text])), d.floatRoom)[:0]
+		d.floats = unsafe.Slice((*float64)(unsafe.Pointer(&buf[text])), int(d.floatRoom))[:0]
 	}
 }
 
@@ -765,7 +773,7 @@ func decStruct(td *typeDec, d *decodeState, i int, p unsafe.Pointer) int {
 			if td.nearMiss(name) {
 				return -1
 			}
-			i = scanValue(d.b, vi, d.depth)
+			i = scanValue(d.b, vi, int(d.depth))
 		}
 		var done bool
 		if i, done = d.next(i, '}'); done {
@@ -1033,7 +1041,7 @@ func (d *decodeState) boxFloat(f float64) any {
 }
 
 func (d *decodeState) moreFloats() {
-	if d.src == "" && len(d.b) <= maxSharedSource {
+	if d.src == "" && d.floatRoom > 0 && len(d.b) <= maxSharedSource {
 		d.share()
 	}
 	if len(d.floats) == cap(d.floats) {
@@ -1191,7 +1199,7 @@ func (d *decodeState) array(i int) (any, int) {
 		}
 		if n > len(own) {
 			copy(a[len(own):], d.elems[base:])
-			d.elemsHigh = max(d.elemsHigh, len(d.elems))
+			d.elemsHigh = max(d.elemsHigh, int32(len(d.elems)))
 			d.elems = d.elems[:base]
 		}
 		return d.boxSlice(a), i
@@ -1262,7 +1270,7 @@ func (d *decodeState) object(i int) (map[string]any, int) {
 			for _, mb := range d.members[base:] {
 				m[mb.name] = mb.value
 			}
-			d.membersHigh = max(d.membersHigh, len(d.members))
+			d.membersHigh = max(d.membersHigh, int32(len(d.members)))
 			d.members = d.members[:base]
 		}
 		return m, i
