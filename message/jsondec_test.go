@@ -289,6 +289,66 @@ var diffSeeds = []string{
 	"{\"s\":\"\x01\"}", `{"i":1}}`, `{"self":{"self":{"self":{"self":`,
 }
 
+func init() { diffSeeds = append(diffSeeds, largeSeeds()...) }
+
+// largeSeeds are objects and arrays larger than the decoder keeps on its
+// own stack frame (objectMembers, arrayElems), nested in each other, with a
+// name repeated across that boundary, and payloads with more numbers and
+// strings than their first chunks hold, in sizes on both sides of the
+// chunk-size steps (256 and 1024 bytes) and of the shared copy's limit.
+func largeSeeds() []string {
+	members := func(n int, value func(k int) string) string {
+		var b strings.Builder
+		b.WriteString("{")
+		for k := range n {
+			if k > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, `"m%d":%s`, k%19, value(k)) // m0..m2 repeat past the 16th member
+		}
+		b.WriteString("}")
+		return b.String()
+	}
+	elems := func(n int, value func(k int) string) string {
+		var b strings.Builder
+		b.WriteString("[")
+		for k := range n {
+			if k > 0 {
+				b.WriteString(",")
+			}
+			b.WriteString(value(k))
+		}
+		b.WriteString("]")
+		return b.String()
+	}
+	num := func(k int) string { return fmt.Sprintf("%d.%d", k, k%7) }
+	str := func(k int) string { return fmt.Sprintf(`"v%d"`, k) }
+	mixed := func(k int) string {
+		switch k % 4 {
+		case 0:
+			return num(k)
+		case 1:
+			return str(k)
+		case 2:
+			return elems(k%11, num)
+		}
+		return members(k%18, str)
+	}
+	var seeds []string
+	for _, n := range []int{8, 9, 16, 17, 22, 40} {
+		seeds = append(seeds, members(n, num), members(n, str), members(n, mixed),
+			elems(n, num), elems(n, str), elems(n, mixed))
+	}
+	seeds = append(seeds,
+		members(20, func(k int) string { return members(20, func(j int) string { return elems(12, mixed) }) }),
+		elems(30, func(k int) string { return members(k, mixed) }),
+		elems(600, mixed), // beyond the shared copy's 4 KiB
+		members(17, func(int) string { return `"` + strings.Repeat("x", 300) + `"` }), // long strings
+		` { "a" : [ 1 , 2 , 3 , 4 , 5 , 6 , 7 , 8 , 9 , 10 ] , "b" : { "c" : "d" } } `,
+	)
+	return seeds
+}
+
 func TestUnmarshalDifferential(t *testing.T) {
 	for _, s := range diffSeeds {
 		checkUnmarshalDifferential(t, []byte(s))
@@ -327,8 +387,10 @@ func TestUnmarshalFastPathTaken(t *testing.T) {
 			t.Errorf("%s into %T: the fast path gave up", c.payload, c.into)
 		}
 	}
-	if _, ok := fastUnmarshalAny([]byte(benchOrderJSON)); !ok {
-		t.Errorf("%s into any: the fast path gave up", benchOrderJSON)
+	for _, payload := range append([]string{benchOrderJSON}, largeSeeds()...) {
+		if _, ok := fastUnmarshalAny([]byte(payload)); !ok {
+			t.Errorf("%.80s... into any: the fast path gave up", payload)
+		}
 	}
 	for _, c := range []struct {
 		payload string
