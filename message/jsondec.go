@@ -42,10 +42,12 @@ type decodeState struct {
 	depth int32  // containers open around the current value
 
 	// Decoding into any: how many numbers share's allocation has room
-	// for, and whether takeBoxes was called (small fields together: the
-	// typed path's decodeState is on the heap).
+	// for, whether takeBoxes was called, and whether the payload is an
+	// object, whose names need the shared copy anyway (small fields
+	// together: the typed path's decodeState is on the heap).
 	floatRoom uint8
 	boxed     bool
+	named     bool
 
 	// For decoding into any: the members of the objects being decoded
 	// beyond the first objectMembers of each, which object holds itself (a
@@ -297,6 +299,7 @@ func fastUnmarshalAny(payload []byte) (any, bool) {
 	d := decodeState{b: payload}
 	if c := payload[i]; c == '{' || c == '[' {
 		d.floatRoom = boxChunk // numbers likely; a lone string or number needs no room
+		d.named = c == '{'
 	}
 	v, end := d.anyValue(i)
 	d.release()
@@ -410,11 +413,15 @@ func (d *decodeState) strSlow(i, end int, flags uint8) string {
 func (d *decodeState) share() {
 	n := len(d.b)
 	text := (n + 7) &^ 7 // the numbers after it are aligned
-	buf := make([]byte, text+8*int(d.floatRoom))
+	room := 0
+	if cap(d.floats) == 0 {
+		room = int(d.floatRoom)
+	}
+	buf := make([]byte, text+8*room)
 	copy(buf, d.b)
 	d.src = unsafe.String(&buf[0], n)
-	if d.floatRoom > 0 && cap(d.floats) == 0 {
-		d.floats = unsafe.Slice((*float64)(unsafe.Pointer(&buf[text])), int(d.floatRoom))[:0]
+	if room > 0 {
+		d.floats = unsafe.Slice((*float64)(unsafe.Pointer(&buf[text])), room)[:0]
 	}
 }
 
@@ -1041,7 +1048,10 @@ func (d *decodeState) boxFloat(f float64) any {
 }
 
 func (d *decodeState) moreFloats() {
-	if d.src == "" && d.floatRoom > 0 && len(d.b) <= maxSharedSource {
+	// An object's names need the shared copy: make it now, with the
+	// numbers' room. (An array may hold no string at all: its numbers
+	// get a chunk of their own.)
+	if d.src == "" && d.named && len(d.b) <= maxSharedSource {
 		d.share()
 	}
 	if len(d.floats) == cap(d.floats) {
@@ -1087,22 +1097,19 @@ func (d *decodeState) backingOf(n int) []any {
 		return make([]any, n)
 	}
 	if cap(d.backing)-len(d.backing) < n {
-		if !d.boxed {
-			d.takeBoxes()
-		}
-		if cap(d.backing)-len(d.backing) < n {
-			d.backing = make([]any, 0, boxChunk)
-		}
+		d.backing = make([]any, 0, boxChunk)
 	}
 	k := len(d.backing)
 	d.backing = d.backing[:k+n]
 	return d.backing[k : k+n : k+n]
 }
 
-// takeBoxes makes the first chunks of boxed strings, array elements and
-// slice headers of a payload of 256 bytes or more in one allocation (the
-// sizes the chunks would have on their own): such payloads usually need
-// all three.
+// takeBoxes is called at the first string boxed: in a payload of 256
+// bytes or more, it makes the first chunks of boxed strings, array
+// elements and slice headers in one allocation (the sizes the chunks would
+// have on their own), as a payload with strings usually has arrays too;
+// the array chunks are taken from it only if no array came first (a
+// payload of numbers alone gets small chunks of its own).
 func (d *decodeState) takeBoxes() {
 	d.boxed = true
 	switch {
@@ -1112,14 +1119,24 @@ func (d *decodeState) takeBoxes() {
 			elems  [boxChunk]any
 			slices [boxChunk][]any
 		})
-		d.strs, d.backing, d.slices = bx.strs[:0], bx.elems[:0], bx.slices[:0]
+		d.takeChunks(bx.strs[:0], bx.elems[:0], bx.slices[:0])
 	case len(d.b) >= 256:
 		bx := new(struct {
 			strs   [2 * boxChunk]string
 			elems  [boxChunk]any
 			slices [boxChunk / 4][]any
 		})
-		d.strs, d.backing, d.slices = bx.strs[:0], bx.elems[:0], bx.slices[:0]
+		d.takeChunks(bx.strs[:0], bx.elems[:0], bx.slices[:0])
+	}
+}
+
+func (d *decodeState) takeChunks(strs []string, backing []any, slices [][]any) {
+	d.strs = strs
+	if cap(d.backing) == 0 {
+		d.backing = backing
+	}
+	if cap(d.slices) == 0 {
+		d.slices = slices
 	}
 }
 
@@ -1136,12 +1153,7 @@ func (d *decodeState) boxSlice(a []any) any {
 }
 
 func (d *decodeState) moreSlices() {
-	if !d.boxed {
-		d.takeBoxes()
-	}
-	if len(d.slices) == cap(d.slices) {
-		d.slices = make([][]any, 0, boxChunk/4*(1+3*min(len(d.b)/1024, 1)))
-	}
+	d.slices = make([][]any, 0, boxChunk/4*(1+3*min(len(d.b)/1024, 1)))
 }
 
 // arrayElems and objectMembers are how many elements or members array and
