@@ -39,24 +39,37 @@ const maxSharedSource = 4 << 10
 type decodeState struct {
 	b     []byte
 	src   string // b as a string, made when the first string is decoded
-	depth int    // containers open around the current value
+	depth int32  // containers open around the current value
 
-	// For decoding into any: the members of the objects being decoded (a
+	// Decoding into any: how many numbers share's allocation has room
+	// for, whether takeBoxes was called, and whether the payload is an
+	// object, whose names need the shared copy anyway (small fields
+	// together: the typed path's decodeState is on the heap).
+	floatRoom uint8
+	boxed     bool
+	named     bool
+
+	// For decoding into any: the members of the objects being decoded
+	// beyond the first objectMembers of each, which object holds itself (a
 	// stack, so each map is made once at its final size), and chunks that
 	// hold the boxed numbers and strings, so that boxing them does not
 	// allocate each one on its own.
-	members     []member
-	membersHigh int // the most members held at once: what to clear after
-	floats      []float64
-	strs        []string
+	members []member
+	floats  []float64
+	strs    []string
 
-	// The same for arrays: the elements being decoded (a stack, so each
-	// []any is made at its final length), the chunk their backing arrays
-	// are cut from, and the chunk that boxes their slice headers.
-	elems     []any
-	elemsHigh int
-	backing   []any
-	slices    [][]any
+	// The same for arrays: the elements being decoded beyond the first
+	// arrayElems of each (a stack, so each []any is made at its final
+	// length), the chunk their backing arrays are cut from, and the chunk
+	// that boxes their slice headers.
+	elems   []any
+	backing []any
+	slices  [][]any
+
+	// The most members and elements held at once (what to clear after),
+	// and where the stacks came from, if taken.
+	membersHigh, elemsHigh int32
+	sc                     *scratch
 }
 
 type member struct {
@@ -268,6 +281,7 @@ func fastUnmarshal(payload []byte, v any) (ok bool) {
 		return false
 	}
 	i = td.decode(td, &d, i, rv.UnsafePointer())
+	d.release()
 	if i < 0 || skipSpace(payload, i) != len(payload) {
 		rv.Elem().SetZero() // as it was: zero
 		return false
@@ -282,16 +296,13 @@ func fastUnmarshalAny(payload []byte) (any, bool) {
 	if i >= len(payload) {
 		return nil, false
 	}
-	sc := scratchPool.Get().(*scratch)
-	d := decodeState{b: payload, members: sc.members[:0], elems: sc.elems[:0]}
-	v, end := d.anyValue(i)
-	// Drop the references: the scratch outlives the result.
-	clear(d.members[:d.membersHigh])
-	clear(d.elems[:d.elemsHigh])
-	if cap(d.members) <= 1024 && cap(d.elems) <= 1024 {
-		sc.members, sc.elems = d.members[:0], d.elems[:0]
-		scratchPool.Put(sc)
+	d := decodeState{b: payload}
+	if c := payload[i]; c == '{' || c == '[' {
+		d.floatRoom = boxChunk // numbers likely; a lone string or number needs no room
+		d.named = c == '{'
 	}
+	v, end := d.anyValue(i)
+	d.release()
 	if end < 0 || skipSpace(payload, end) != len(payload) {
 		return nil, false
 	}
@@ -302,6 +313,43 @@ func fastUnmarshalAny(payload []byte) (any, bool) {
 type scratch struct {
 	members []member
 	elems   []any
+}
+
+// spillMember pushes a member of an object too large for object's own
+// array onto the members stack, taking the pooled scratch stacks first.
+func (d *decodeState) spillMember(m member) {
+	if d.sc == nil {
+		d.takeScratch()
+	}
+	d.members = append(d.members, m)
+}
+
+// spillElem is spillMember for array elements.
+func (d *decodeState) spillElem(v any) {
+	if d.sc == nil {
+		d.takeScratch()
+	}
+	d.elems = append(d.elems, v)
+}
+
+func (d *decodeState) takeScratch() {
+	d.sc = scratchPool.Get().(*scratch)
+	d.members, d.elems = d.sc.members[:0], d.sc.elems[:0]
+}
+
+// release returns the scratch stacks, if the decode took them.
+func (d *decodeState) release() {
+	if d.sc == nil {
+		return
+	}
+	// Drop the references: the scratch outlives the result.
+	clear(d.members[:d.membersHigh])
+	clear(d.elems[:d.elemsHigh])
+	if cap(d.members) <= 1024 && cap(d.elems) <= 1024 {
+		d.sc.members, d.sc.elems = d.members[:0], d.elems[:0]
+		scratchPool.Put(d.sc)
+	}
+	d.sc = nil
 }
 
 // scratchPool holds the scratch stacks of decodes into any.
@@ -338,6 +386,13 @@ func (d *decodeState) null(i int) bool {
 
 // str decodes the JSON string whose quotes are at d.b[i] and d.b[end-1].
 func (d *decodeState) str(i, end int, flags uint8) string {
+	if flags == 0 && d.src != "" {
+		return d.src[i+1 : end-1]
+	}
+	return d.strSlow(i, end, flags)
+}
+
+func (d *decodeState) strSlow(i, end int, flags uint8) string {
 	content := d.b[i+1 : end-1]
 	if flags&strEscape != 0 || flags&strHigh != 0 && !utf8.Valid(content) {
 		return string(unquote(d.b[i:end]))
@@ -346,9 +401,28 @@ func (d *decodeState) str(i, end int, flags uint8) string {
 		return string(content)
 	}
 	if d.src == "" {
-		d.src = string(d.b)
+		d.share()
 	}
 	return d.src[i+1 : end-1]
+}
+
+// share makes d.src, the copy of a payload of at most maxSharedSource
+// bytes that its decoded strings share. Decoding into any also takes the
+// first chunk of boxed numbers from the same allocation, after the text:
+// both hold no pointers.
+func (d *decodeState) share() {
+	n := len(d.b)
+	text := (n + 7) &^ 7 // the numbers after it are aligned
+	room := 0
+	if cap(d.floats) == 0 {
+		room = int(d.floatRoom)
+	}
+	buf := make([]byte, text+8*room)
+	copy(buf, d.b)
+	d.src = unsafe.String(&buf[0], n)
+	if room > 0 {
+		d.floats = unsafe.Slice((*float64)(unsafe.Pointer(&buf[text])), room)[:0]
+	}
 }
 
 func decString(_ *typeDec, d *decodeState, i int, p unsafe.Pointer) int {
@@ -627,12 +701,16 @@ func (d *decodeState) keyString(i int) (string, int) {
 	if end < 0 {
 		return "", -1
 	}
-	name := d.str(i, end, flags)
-	i = d.skip(end)
-	if i < 0 || d.b[i] != ':' {
-		return "", -1
+	return d.str(i, end, flags), d.colon(end)
+}
+
+// colon returns the index of a member's value, given the index just after
+// its name, or -1.
+func (d *decodeState) colon(i int) int {
+	if i = d.skip(i); i < 0 || d.b[i] != ':' {
+		return -1
 	}
-	return name, d.skip(i + 1)
+	return d.skip(i + 1)
 }
 
 func decStruct(td *typeDec, d *decodeState, i int, p unsafe.Pointer) int {
@@ -702,7 +780,7 @@ func decStruct(td *typeDec, d *decodeState, i int, p unsafe.Pointer) int {
 			if td.nearMiss(name) {
 				return -1
 			}
-			i = scanValue(d.b, vi, d.depth)
+			i = scanValue(d.b, vi, int(d.depth))
 		}
 		var done bool
 		if i, done = d.next(i, '}'); done {
@@ -859,33 +937,7 @@ func (d *decodeState) anyValue(i int) (any, int) {
 		}
 		return m, end
 	case '[':
-		if i = d.open(i); i < 0 {
-			return nil, -1
-		}
-		if b[i] == ']' {
-			d.depth--
-			return d.boxSlice(d.backingOf(0)), i + 1
-		}
-		base := len(d.elems)
-		for {
-			var v any
-			if v, i = d.anyValue(i); i < 0 {
-				return nil, -1
-			}
-			d.elems = append(d.elems, v)
-			var done bool
-			if i, done = d.next(i, ']'); done {
-				if i < 0 {
-					return nil, -1
-				}
-				es := d.elems[base:]
-				a := d.backingOf(len(es))
-				copy(a, es)
-				d.elemsHigh = max(d.elemsHigh, len(d.elems))
-				d.elems = d.elems[:base]
-				return d.boxSlice(a), i
-			}
-		}
+		return d.array(i)
 	case 't':
 		if len(b)-i >= 4 && string(b[i:i+4]) == "true" {
 			return true, i + 4
@@ -899,20 +951,72 @@ func (d *decodeState) anyValue(i int) (any, int) {
 			return nil, i + 4
 		}
 	default:
-		end := scanNumber(b, i)
+		f, end := d.float(i)
 		if end < 0 {
 			return nil, -1
-		}
-		f, ok := parseShortFloat(b[i:end])
-		if !ok {
-			var err error
-			if f, err = strconv.ParseFloat(bytesString(b[i:end]), 64); err != nil {
-				return nil, -1
-			}
 		}
 		return d.boxFloat(f), end
 	}
 	return nil, -1
+}
+
+// float decodes the JSON number at d.b[i] as a float64, as
+// strconv.ParseFloat does, and returns the index just after it (-1 if
+// there is no number); d.b[i] exists. A number of at most 15 digits without an exponent
+// is parsed as it is scanned (parseShortFloat's reasoning); any other is
+// scanned again and left to strconv.
+func (d *decodeState) float(i int) (float64, int) {
+	b := d.b
+	j := i
+	neg := b[j] == '-'
+	if neg {
+		j++
+	}
+	start := j // of the digits
+	var mant uint64
+	if j < len(b) && b[j] == '0' {
+		j++
+	} else {
+		for j < len(b) && isDigit(b[j]) {
+			mant = mant*10 + uint64(b[j]-'0')
+			j++
+		}
+		if j == start {
+			return 0, -1
+		}
+	}
+	digits, frac := j-start, 0
+	if j < len(b) && b[j] == '.' {
+		j++
+		k := j
+		for j < len(b) && isDigit(b[j]) {
+			mant = mant*10 + uint64(b[j]-'0')
+			j++
+		}
+		if frac = j - k; frac == 0 {
+			return 0, -1
+		}
+		digits += frac
+	}
+	if digits > 15 || j < len(b) && (b[j] == 'e' || b[j] == 'E') {
+		end := scanNumber(b, i)
+		if end < 0 {
+			return 0, -1
+		}
+		f, err := strconv.ParseFloat(bytesString(b[i:end]), 64)
+		if err != nil {
+			return 0, -1
+		}
+		return f, end
+	}
+	f := float64(mant)
+	if frac > 0 {
+		f /= exactPow10[frac]
+	}
+	if neg {
+		f = -f
+	}
+	return f, j
 }
 
 // eface is the layout of an empty interface value.
@@ -933,14 +1037,26 @@ const boxChunk = 8
 // 8 bytes taken from a chunk shared with other numbers of this decode
 // (which are never written again once boxed).
 func (d *decodeState) boxFloat(f float64) any {
+	n := len(d.floats)
+	if n == cap(d.floats) {
+		d.moreFloats()
+		n = 0
+	}
+	d.floats = d.floats[:n+1]
+	d.floats[n] = f
+	return *(*any)(unsafe.Pointer(&eface{float64Type, unsafe.Pointer(&d.floats[n])}))
+}
+
+func (d *decodeState) moreFloats() {
+	// An object's names need the shared copy: make it now, with the
+	// numbers' room. (An array may hold no string at all: its numbers
+	// get a chunk of their own.)
+	if d.src == "" && d.named && len(d.b) <= maxSharedSource {
+		d.share()
+	}
 	if len(d.floats) == cap(d.floats) {
 		d.floats = make([]float64, 0, boxChunk)
 	}
-	d.floats = append(d.floats, f)
-	var v any
-	e := (*eface)(unsafe.Pointer(&v))
-	e.typ, e.data = float64Type, unsafe.Pointer(&d.floats[len(d.floats)-1])
-	return v
 }
 
 // boxString is boxFloat for strings.
@@ -948,16 +1064,25 @@ func (d *decodeState) boxString(s string) any {
 	if s == "" {
 		return ""
 	}
+	n := len(d.strs)
+	if n == cap(d.strs) {
+		d.moreStrs()
+		n = 0
+	}
+	d.strs = d.strs[:n+1]
+	d.strs[n] = s
+	return *(*any)(unsafe.Pointer(&eface{stringType, unsafe.Pointer(&d.strs[n])}))
+}
+
+func (d *decodeState) moreStrs() {
+	if !d.boxed {
+		d.takeBoxes()
+	}
 	if len(d.strs) == cap(d.strs) {
 		// Objects hold more strings than numbers (their values, not
 		// their names): a larger payload gets larger chunks.
 		d.strs = make([]string, 0, boxChunk+boxChunk*min(len(d.b)/256, 1))
 	}
-	d.strs = append(d.strs, s)
-	var v any
-	e := (*eface)(unsafe.Pointer(&v))
-	e.typ, e.data = stringType, unsafe.Pointer(&d.strs[len(d.strs)-1])
-	return v
 }
 
 // backingOf returns a new []any of length and capacity n (so that an
@@ -979,16 +1104,118 @@ func (d *decodeState) backingOf(n int) []any {
 	return d.backing[k : k+n : k+n]
 }
 
+// takeBoxes is called at the first string boxed: in a payload of 256
+// bytes or more, it makes the first chunks of boxed strings, array
+// elements and slice headers in one allocation (the sizes the chunks would
+// have on their own), as a payload with strings usually has arrays too;
+// the array chunks are taken from it only if no array came first (a
+// payload of numbers alone gets small chunks of its own).
+func (d *decodeState) takeBoxes() {
+	d.boxed = true
+	switch {
+	case len(d.b) >= 1024:
+		bx := new(struct {
+			strs   [2 * boxChunk]string
+			elems  [boxChunk]any
+			slices [boxChunk][]any
+		})
+		d.takeChunks(bx.strs[:0], bx.elems[:0], bx.slices[:0])
+	case len(d.b) >= 256:
+		bx := new(struct {
+			strs   [2 * boxChunk]string
+			elems  [boxChunk]any
+			slices [boxChunk / 4][]any
+		})
+		d.takeChunks(bx.strs[:0], bx.elems[:0], bx.slices[:0])
+	}
+}
+
+func (d *decodeState) takeChunks(strs []string, backing []any, slices [][]any) {
+	d.strs = strs
+	if cap(d.backing) == 0 {
+		d.backing = backing
+	}
+	if cap(d.slices) == 0 {
+		d.slices = slices
+	}
+}
+
 // boxSlice is boxFloat for the []any of decoded arrays.
 func (d *decodeState) boxSlice(a []any) any {
-	if len(d.slices) == cap(d.slices) {
-		d.slices = make([][]any, 0, boxChunk/4*(1+3*min(len(d.b)/1024, 1)))
+	n := len(d.slices)
+	if n == cap(d.slices) {
+		d.moreSlices()
+		n = 0
 	}
-	d.slices = append(d.slices, a)
-	var v any
-	e := (*eface)(unsafe.Pointer(&v))
-	e.typ, e.data = sliceAnyType, unsafe.Pointer(&d.slices[len(d.slices)-1])
-	return v
+	d.slices = d.slices[:n+1]
+	d.slices[n] = a
+	return *(*any)(unsafe.Pointer(&eface{sliceAnyType, unsafe.Pointer(&d.slices[n])}))
+}
+
+func (d *decodeState) moreSlices() {
+	d.slices = make([][]any, 0, boxChunk/4*(1+3*min(len(d.b)/1024, 1)))
+}
+
+// arrayElems and objectMembers are how many elements or members array and
+// object hold in an array of their own: on the stack, where writing them
+// needs no write barrier while the garbage collector runs, unlike the
+// scratch stacks they spill to.
+const (
+	arrayElems    = 8
+	objectMembers = 16
+)
+
+// array decodes the JSON array at d.b[i] into a new []any, boxed.
+func (d *decodeState) array(i int) (any, int) {
+	if i = d.open(i); i < 0 {
+		return nil, -1
+	}
+	b := d.b
+	if b[i] == ']' {
+		d.depth--
+		return d.boxSlice(d.backingOf(0)), i + 1
+	}
+	var own [arrayElems]any
+	n, base := 0, len(d.elems)
+	for {
+		var v any
+		if v, i = d.anyValue(i); i < 0 {
+			return nil, -1
+		}
+		if n < len(own) {
+			own[n] = v
+		} else {
+			d.spillElem(v)
+		}
+		n++
+		// Compact JSON: a comma and the next element, or the end.
+		if i+1 < len(b) && b[i] == ',' && b[i+1] > ' ' {
+			i++
+			continue
+		}
+		if i < len(b) && b[i] == ']' {
+			d.depth--
+			i++
+		} else {
+			var done bool
+			if i, done = d.next(i, ']'); !done {
+				continue
+			}
+			if i < 0 {
+				return nil, -1
+			}
+		}
+		a := d.backingOf(n)
+		for k := range min(n, len(own)) {
+			a[k] = own[k]
+		}
+		if n > len(own) {
+			copy(a[len(own):], d.elems[base:])
+			d.elemsHigh = max(d.elemsHigh, int32(len(d.elems)))
+			d.elems = d.elems[:base]
+		}
+		return d.boxSlice(a), i
+	}
 }
 
 // object decodes the JSON object at d.b[i] into a new map[string]any.
@@ -996,34 +1223,68 @@ func (d *decodeState) object(i int) (map[string]any, int) {
 	if i = d.open(i); i < 0 {
 		return nil, -1
 	}
-	if d.b[i] == '}' {
+	b := d.b
+	if b[i] == '}' {
 		d.depth--
 		return make(map[string]any), i + 1
 	}
-	base := len(d.members)
+	var own [objectMembers]member
+	n, base := 0, len(d.members)
 	for {
-		name, vi := d.keyString(i)
-		if vi < 0 {
+		// The name (b[i] is the member's first byte); in compact JSON its
+		// value follows the colon.
+		if b[i] != '"' {
+			return nil, -1
+		}
+		end, flags := scanString(b, i)
+		if end < 0 {
+			return nil, -1
+		}
+		name := d.str(i, end, flags)
+		if end+1 < len(b) && b[end] == ':' && b[end+1] > ' ' {
+			i = end + 1
+		} else if i = d.colon(end); i < 0 {
 			return nil, -1
 		}
 		var v any
-		if v, i = d.anyValue(vi); i < 0 {
+		if v, i = d.anyValue(i); i < 0 {
 			return nil, -1
 		}
-		d.members = append(d.members, member{name, v})
-		var done bool
-		if i, done = d.next(i, '}'); done {
+		if n < len(own) {
+			own[n] = member{name, v}
+		} else {
+			d.spillMember(member{name, v})
+		}
+		n++
+		// Compact JSON: a comma and the next name, or the end.
+		if i+1 < len(b) && b[i] == ',' && b[i+1] == '"' {
+			i++
+			continue
+		}
+		if i < len(b) && b[i] == '}' {
+			d.depth--
+			i++
+		} else {
+			var done bool
+			if i, done = d.next(i, '}'); !done {
+				continue
+			}
 			if i < 0 {
 				return nil, -1
 			}
-			ms := d.members[base:]
-			m := make(map[string]any, len(ms))
-			for _, mb := range ms {
-				m[mb.name] = mb.value // a repeated name: the last wins, as in encoding/json
-			}
-			d.membersHigh = max(d.membersHigh, len(d.members))
-			d.members = d.members[:base]
-			return m, i
 		}
+		// A repeated name: the last wins, as in encoding/json.
+		m := make(map[string]any, n)
+		for k := range min(n, len(own)) {
+			m[own[k].name] = own[k].value
+		}
+		if n > len(own) {
+			for _, mb := range d.members[base:] {
+				m[mb.name] = mb.value
+			}
+			d.membersHigh = max(d.membersHigh, int32(len(d.members)))
+			d.members = d.members[:base]
+		}
+		return m, i
 	}
 }

@@ -289,6 +289,66 @@ var diffSeeds = []string{
 	"{\"s\":\"\x01\"}", `{"i":1}}`, `{"self":{"self":{"self":{"self":`,
 }
 
+func init() { diffSeeds = append(diffSeeds, largeSeeds()...) }
+
+// largeSeeds are objects and arrays larger than the decoder keeps on its
+// own stack frame (objectMembers, arrayElems), nested in each other, with a
+// name repeated across that boundary, and payloads with more numbers and
+// strings than their first chunks hold, in sizes on both sides of the
+// chunk-size steps (256 and 1024 bytes) and of the shared copy's limit.
+func largeSeeds() []string {
+	members := func(n int, value func(k int) string) string {
+		var b strings.Builder
+		b.WriteString("{")
+		for k := range n {
+			if k > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, `"m%d":%s`, k%19, value(k)) // m0..m2 repeat past the 16th member
+		}
+		b.WriteString("}")
+		return b.String()
+	}
+	elems := func(n int, value func(k int) string) string {
+		var b strings.Builder
+		b.WriteString("[")
+		for k := range n {
+			if k > 0 {
+				b.WriteString(",")
+			}
+			b.WriteString(value(k))
+		}
+		b.WriteString("]")
+		return b.String()
+	}
+	num := func(k int) string { return fmt.Sprintf("%d.%d", k, k%7) }
+	str := func(k int) string { return fmt.Sprintf(`"v%d"`, k) }
+	mixed := func(k int) string {
+		switch k % 4 {
+		case 0:
+			return num(k)
+		case 1:
+			return str(k)
+		case 2:
+			return elems(k%11, num)
+		}
+		return members(k%18, str)
+	}
+	var seeds []string
+	for _, n := range []int{8, 9, 16, 17, 22, 40} {
+		seeds = append(seeds, members(n, num), members(n, str), members(n, mixed),
+			elems(n, num), elems(n, str), elems(n, mixed))
+	}
+	seeds = append(seeds,
+		members(20, func(k int) string { return members(20, func(j int) string { return elems(12, mixed) }) }),
+		elems(30, func(k int) string { return members(k, mixed) }),
+		elems(600, mixed), // beyond the shared copy's 4 KiB
+		members(17, func(int) string { return `"` + strings.Repeat("x", 300) + `"` }), // long strings
+		` { "a" : [ 1 , 2 , 3 , 4 , 5 , 6 , 7 , 8 , 9 , 10 ] , "b" : { "c" : "d" } } `,
+	)
+	return seeds
+}
+
 func TestUnmarshalDifferential(t *testing.T) {
 	for _, s := range diffSeeds {
 		checkUnmarshalDifferential(t, []byte(s))
@@ -327,8 +387,10 @@ func TestUnmarshalFastPathTaken(t *testing.T) {
 			t.Errorf("%s into %T: the fast path gave up", c.payload, c.into)
 		}
 	}
-	if _, ok := fastUnmarshalAny([]byte(benchOrderJSON)); !ok {
-		t.Errorf("%s into any: the fast path gave up", benchOrderJSON)
+	for _, payload := range append([]string{benchOrderJSON}, largeSeeds()...) {
+		if _, ok := fastUnmarshalAny([]byte(payload)); !ok {
+			t.Errorf("%.80s... into any: the fast path gave up", payload)
+		}
 	}
 	for _, c := range []struct {
 		payload string
@@ -478,5 +540,53 @@ func TestParseShortFloatMatchesStrconv(t *testing.T) {
 	}
 	if _, ok := parseShortFloat([]byte("1234567890123456")); ok {
 		t.Error("parseShortFloat took 16 digits")
+	}
+}
+
+// TestFloatMatchesScanNumberAndStrconv: the number decoder of decoding into
+// any ends where scanNumber ends and gives strconv.ParseFloat's value bit
+// for bit (on short numbers it parses itself and on the rest it leaves to
+// strconv), and fails where either fails.
+func TestFloatMatchesScanNumberAndStrconv(t *testing.T) {
+	check := func(s string) {
+		t.Helper()
+		d := decodeState{b: []byte(s)}
+		got, end := d.float(0)
+		scanned := scanNumber(d.b, 0)
+		if scanned < 0 {
+			if end >= 0 {
+				t.Fatalf("float(%q) ends at %d, scanNumber finds no number", s, end)
+			}
+			return
+		}
+		want, err := strconv.ParseFloat(s[:scanned], 64)
+		if err != nil { // out of range: left to encoding/json
+			if end >= 0 {
+				t.Fatalf("float(%q) = %v, strconv: %v", s, got, err)
+			}
+			return
+		}
+		if end != scanned || math.Float64bits(got) != math.Float64bits(want) {
+			t.Fatalf("float(%q) = %v (%x), strconv gives %v (%x), %v", s, got, math.Float64bits(got), want, math.Float64bits(want), err)
+		}
+	}
+	for _, s := range []string{"0", "-0", "-0.0", "0.1", "1.005", "19.99", "123456789012345", "-123456789012345",
+		"1234567890123456", "9007199254740993", "0.000000000000001", "1.23456789012345", "1e5", "1E-3", "-2.5e+10",
+		"01", "-01", "00.5", "-", "1.", "-.5", ".5", "1.e3", "1e", "1e+", "12,", "3.25]", "7}", "0x10", "1.5.5",
+		"99999999999999999999999", "1e400", "-1e400", "123456789012345678901234567890.5", "-x", "+1", "1.5e3e3"} {
+		check(s)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	const alphabet = "0123456789.-eE+"
+	for range 200000 {
+		b := make([]byte, 1+rng.IntN(20))
+		for k := range b {
+			if rng.IntN(3) == 0 {
+				b[k] = alphabet[rng.IntN(len(alphabet))]
+			} else {
+				b[k] = byte('0' + rng.IntN(10))
+			}
+		}
+		check(string(b))
 	}
 }
