@@ -32,7 +32,9 @@ type Stats struct {
 	// for that reason.
 	QueueFull uint64
 	// DecodeErrors is how many frames received could not be decoded
-	// (*message.DecodeError: malformed, or over MaxFrameSize).
+	// (*message.DecodeError: malformed, or over MaxFrameSize). A frame
+	// whose payload only a listener's decode finds malformed moves from
+	// MessagesIn to DecodeErrors as it is delivered.
 	DecodeErrors uint64
 	// RequestsInFlight is how many requests are waiting for their reply
 	// (sent by this server).
