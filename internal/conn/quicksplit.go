@@ -11,18 +11,19 @@ import (
 
 // Checking a payload once. The JSON transcoder's SplitEnvelope checks the
 // whole frame, payload included, and a listener that decodes the payload
-// then reads it again; on an object payload that check is a sixth of the
-// receiving side's work. Decoding already refuses what is not JSON (the
-// fast decoder succeeds only on valid text and encoding/json checks the
-// whole text before decoding), so for the frames the library and the Node
-// package write, when a listener will decode the payload, the reader cuts
-// the payload out by its position alone (cutQuickly) and the message is
-// checked on delivery, before any of its
-// listeners runs (Msg.Check): by decoding the payload for its first
-// decoding listener, who then gets that value, or, when no listener
-// decodes it, by SplitEnvelope as before. What is delivered, and which
-// frames are reported malformed, are exactly what the full split gives
-// (TestQuickSplitMatchesSplitEnvelope).
+// then reads it again; on an object payload that check was a sixth of the
+// receiving side's work. Decoding refuses what is not JSON on its own (the
+// fast decoder succeeds only on valid text, and encoding/json checks the
+// whole text before decoding), so when a listener will decode the payload
+// of a frame in the layout the library and the Node package write, the
+// reader cuts the payload out by its position alone (cutQuickly), and the
+// message is checked on delivery, before any of its listeners runs
+// (Msg.Check): by decoding the payload for its first decoding listener,
+// which then takes that value, or, when that decode finds a syntax error
+// or nothing decodes the payload any more, by SplitEnvelope. What is
+// delivered, and which frames are reported malformed, are exactly what
+// the split in the reader gives (FuzzQuickSplitMatchesSplitEnvelope,
+// server TestPayloadCheckedOnDelivery).
 
 var (
 	quickHead = []byte(`{"topic":"`)
