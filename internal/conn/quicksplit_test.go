@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"reflect"
 	"testing"
+	"time"
 
+	"github.com/socketipc/socketipc/internal/loop"
 	"github.com/socketipc/socketipc/message"
 )
 
@@ -112,4 +114,67 @@ func TestQuickSplitTaken(t *testing.T) {
 			t.Errorf("%s: quickSplit took it", frame)
 		}
 	}
+}
+
+// The reader cuts frames quickly exactly when their topic's first listener
+// decodes the payload, and reads the rest in full; after a read whose last
+// topic is not decoded, it tries the next read's frames in full at once
+// (quickCutPays), which is only slower for a decoded topic, never wrong.
+func TestReaderCutsQuicklyOnlyForDecodedTopics(t *testing.T) {
+	nc, peer := unixPair(t)
+	type got struct {
+		topic     string
+		unchecked bool
+	}
+	arrived := make(chan got, 16)
+	l := loop.New()
+	c := New(nc, Config{
+		Loop: l,
+		DecodeType: func(t *Topic) reflect.Type {
+			if t.Name == "decoded" {
+				return anyType
+			}
+			return nil
+		},
+		OnMessages: func(_ *Conn, msgs []Msg) {
+			for i := range msgs {
+				arrived <- got{msgs[i].Topic.Name, msgs[i].unchecked}
+				if !msgs[i].Check(nil) {
+					t.Errorf("frame %d: %v", i, msgs[i].Err)
+				}
+			}
+		},
+	})
+	c.Run()
+	defer func() {
+		peer.Close()
+		c.Close()
+		<-c.Done()
+		l.Stop()
+		<-l.Done()
+	}()
+	read := func(wire string, want ...got) {
+		t.Helper()
+		if _, err := peer.Write([]byte(wire)); err != nil {
+			t.Fatal(err)
+		}
+		for i, w := range want {
+			select {
+			case g := <-arrived:
+				if g != w {
+					t.Errorf("message %d: got %+v, want %+v", i, g, w)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("message %d did not arrive", i)
+			}
+		}
+	}
+	read(`{"topic":"decoded","message":{"a":1}}`+"\x00\x00"+`{"topic":"plain","message":{"a":1}}`+"\x00\x00",
+		got{"decoded", true}, got{"plain", false})
+	// The last topic read was plain: this read is split in full.
+	read(`{"topic":"decoded","message":{"a":2}}`+"\x00\x00",
+		got{"decoded", false})
+	// And now the last topic is decoded again.
+	read(`{"topic":"decoded","message":{"a":3}}`+"\x00\x00",
+		got{"decoded", true})
 }

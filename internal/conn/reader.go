@@ -127,6 +127,7 @@ func (c *Conn) handOver(frames [][]byte, fr *message.FrameReader) {
 	batch := getMsgs(len(frames))
 	msgs := *batch
 	bad := 0
+	quick := c.quickCutPays()
 	for i, f := range frames {
 		m := &msgs[i]
 		m.from = &c.origin
@@ -136,9 +137,11 @@ func (c *Conn) handOver(frames [][]byte, fr *message.FrameReader) {
 			f = arena[start:len(arena):len(arena)]
 		}
 		m.Frame = f
-		if n, ok := c.cutQuickly(m); ok {
-			extra += n
-			continue
+		if quick {
+			if n, ok := c.cutQuickly(m); ok {
+				extra += n
+				continue
+			}
 		}
 		topic, payload, err := c.cfg.Transcoder.SplitEnvelope(f)
 		if err != nil {
