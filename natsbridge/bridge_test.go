@@ -68,6 +68,9 @@ type host struct {
 	id   string // the client's id on srv
 	got  chan msg
 	errs chan error
+	// conns has the ids of clients srv accepted after cli: a test that
+	// connects another client waits here before it broadcasts.
+	conns chan string
 }
 
 func newHost(t testing.TB) *host {
@@ -77,10 +80,14 @@ func newHost(t testing.TB) *host {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &host{srv: srv, got: make(chan msg, 100), errs: make(chan error, 100)}
+	h := &host{srv: srv, got: make(chan msg, 100), errs: make(chan error, 100), conns: make(chan string, 16)}
 	srv.On(server.EventError, func(err error) { h.errs <- err })
-	connected := make(chan string, 1)
-	srv.On(server.EventConnection, func(id string) { connected <- id })
+	srv.On(server.EventConnection, func(id string) {
+		select {
+		case h.conns <- id:
+		default: // more connections than any test waits for: never block the loop
+		}
+	})
 	if err := srv.Listen(); err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +106,7 @@ func newHost(t testing.TB) *host {
 	}
 	t.Cleanup(func() { cli.Close() })
 	select {
-	case h.id = <-connected:
+	case h.id = <-h.conns:
 	case <-time.After(wait):
 		t.Fatal("client did not connect")
 	}

@@ -36,6 +36,13 @@ func TestClientBridge(t *testing.T) {
 	case <-time.After(wait):
 		t.Fatal("client did not connect")
 	}
+	// A Broadcast reaches the clients the server has accepted, and the
+	// client's connect event may come first.
+	select {
+	case <-h.conns:
+	case <-time.After(wait):
+		t.Fatal("server did not see the client")
+	}
 	nc := connectNATS(t, ns)
 	b, err := natsbridge.ForClient(cli, nc, natsbridge.Options{Topics: []string{"c"}})
 	if err != nil {
