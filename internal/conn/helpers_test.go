@@ -3,7 +3,9 @@ package conn
 import (
 	"net"
 	"testing"
+	"time"
 
+	"github.com/socketipc/socketipc/internal/loop"
 	"github.com/socketipc/socketipc/internal/testkit/testsock"
 )
 
@@ -37,4 +39,42 @@ func acceptedEnd(t *testing.T) *net.UnixConn {
 	t.Helper()
 	server, _ := unixPair(t)
 	return server
+}
+
+// runConn runs a Conn on nc with a loop of its own (cfg.Loop is set here).
+// When the test ends it closes peer first (Close waits for the peer to end
+// its side), then the Conn, then the loop.
+func runConn(t *testing.T, nc, peer *net.UnixConn, cfg Config) *Conn {
+	t.Helper()
+	l := loop.New()
+	cfg.Loop = l
+	c := New(nc, cfg)
+	c.Run()
+	t.Cleanup(func() {
+		peer.Close()
+		c.Close()
+		<-c.Done()
+		l.Stop()
+		<-l.Done()
+	})
+	return c
+}
+
+// writeAndExpect writes wire from peer and checks that arrived then gives
+// want, in order.
+func writeAndExpect[T comparable](t *testing.T, peer *net.UnixConn, wire string, arrived <-chan T, want ...T) {
+	t.Helper()
+	if _, err := peer.Write([]byte(wire)); err != nil {
+		t.Fatal(err)
+	}
+	for i, w := range want {
+		select {
+		case g := <-arrived:
+			if g != w {
+				t.Errorf("message %d: got %+v, want %+v", i, g, w)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("message %d did not arrive", i)
+		}
+	}
 }

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"reflect"
 	"testing"
-	"time"
 
-	"github.com/socketipc/socketipc/internal/loop"
 	"github.com/socketipc/socketipc/message"
 )
 
@@ -127,9 +125,7 @@ func TestReaderCutsQuicklyOnlyForDecodedTopics(t *testing.T) {
 		unchecked bool
 	}
 	arrived := make(chan got, 16)
-	l := loop.New()
-	c := New(nc, Config{
-		Loop: l,
+	runConn(t, nc, peer, Config{
 		DecodeType: func(t *Topic) reflect.Type {
 			if t.Name == "decoded" {
 				return anyType
@@ -145,36 +141,12 @@ func TestReaderCutsQuicklyOnlyForDecodedTopics(t *testing.T) {
 			}
 		},
 	})
-	c.Run()
-	defer func() {
-		peer.Close()
-		c.Close()
-		<-c.Done()
-		l.Stop()
-		<-l.Done()
-	}()
-	read := func(wire string, want ...got) {
-		t.Helper()
-		if _, err := peer.Write([]byte(wire)); err != nil {
-			t.Fatal(err)
-		}
-		for i, w := range want {
-			select {
-			case g := <-arrived:
-				if g != w {
-					t.Errorf("message %d: got %+v, want %+v", i, g, w)
-				}
-			case <-time.After(5 * time.Second):
-				t.Fatalf("message %d did not arrive", i)
-			}
-		}
-	}
-	read(`{"topic":"decoded","message":{"a":1}}`+"\x00\x00"+`{"topic":"plain","message":{"a":1}}`+"\x00\x00",
+	writeAndExpect(t, peer, `{"topic":"decoded","message":{"a":1}}`+"\x00\x00"+`{"topic":"plain","message":{"a":1}}`+"\x00\x00", arrived,
 		got{"decoded", true}, got{"plain", false})
 	// The last topic read was plain: this read is split in full.
-	read(`{"topic":"decoded","message":{"a":2}}`+"\x00\x00",
+	writeAndExpect(t, peer, `{"topic":"decoded","message":{"a":2}}`+"\x00\x00", arrived,
 		got{"decoded", false})
 	// And now the last topic is decoded again.
-	read(`{"topic":"decoded","message":{"a":3}}`+"\x00\x00",
+	writeAndExpect(t, peer, `{"topic":"decoded","message":{"a":3}}`+"\x00\x00", arrived,
 		got{"decoded", true})
 }
